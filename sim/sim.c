@@ -1,0 +1,117 @@
+#include "sim.h"
+
+#include <math.h>
+#include <simgrid/actor.h>
+#include <simgrid/cond.h>
+#include <simgrid/engine.h>
+#include <simgrid/host.h>
+#include <simgrid/mutex.h>
+#include <stdlib.h>
+
+/* Every simcall may hand the CPU to another actor, so the wake-up is
+ * remembered under the mutex: a wake that comes before the wait is not
+ * lost. */
+struct sim_waitq {
+    sg_mutex_t mutex;
+    sg_cond_t cond;
+    bool pending;
+};
+
+void sim_init(int *argc, char **argv) { simgrid_init(argc, argv); }
+void sim_load_platform(const char *path) { simgrid_load_platform(path); }
+void sim_run(void) { simgrid_run(); }
+
+int64_t sim_now_ns(void) { return llround(simgrid_get_clock() * 1e9); }
+
+void sim_sleep_until_ns(int64_t when)
+{
+    if (when > sim_now_ns())
+        sg_actor_sleep_until((double)when / 1e9);
+}
+
+void sim_yield(void) { sg_actor_yield(); }
+
+size_t sim_host_count(void) { return sg_host_count(); }
+sim_host *sim_host_list(void) { return (sim_host *)sg_host_list(); }
+sim_host sim_host_by_name(const char *name) { return (sim_host)sg_host_by_name(name); }
+const char *sim_host_name(sim_host h) { return sg_host_get_name((sg_host_t)h); }
+const char *sim_host_prop(sim_host h, const char *key) { return sg_host_get_property_value((sg_host_t)h, key); }
+
+struct trampoline {
+    void (*fn)(void *);
+    void *data;
+};
+
+static void actor_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct trampoline *t = sg_actor_self_get_data();
+    void (*fn)(void *) = t->fn;
+    void *data = t->data;
+    free(t);
+    sg_actor_self_set_data(data);
+    fn(data);
+}
+
+sim_actor sim_spawn(const char *name, sim_host h, void (*fn)(void *), void *data)
+{
+    struct trampoline *t = malloc(sizeof *t);
+    if (!t)
+        abort();
+    *t = (struct trampoline){fn, data};
+    sg_actor_t a = sg_actor_init(name, (sg_host_t)h);
+    sg_actor_set_data(a, t);
+    sg_actor_start(a, actor_main, 0, NULL);
+    return (sim_actor)a;
+}
+
+void sim_kill(sim_actor a) { sg_actor_kill((sg_actor_t)a); }
+void sim_daemonize(sim_actor a) { sg_actor_daemonize((sg_actor_t)a); }
+sim_actor sim_self(void) { return (sim_actor)sg_actor_self(); }
+
+struct sim_waitq *sim_waitq_new(void)
+{
+    struct sim_waitq *q = malloc(sizeof *q);
+    if (!q)
+        abort();
+    q->mutex = sg_mutex_init();
+    q->cond = sg_cond_init();
+    q->pending = false;
+    return q;
+}
+
+void sim_waitq_free(struct sim_waitq *q)
+{
+    if (!q)
+        return;
+    sg_cond_destroy(q->cond);
+    sg_mutex_destroy(q->mutex);
+    free(q);
+}
+
+int sim_waitq_wait_until(struct sim_waitq *q, int64_t deadline)
+{
+    sg_mutex_lock(q->mutex);
+    if (!q->pending) {
+        if (deadline < 0) {
+            sg_cond_wait(q->cond, q->mutex);
+        } else {
+            double delay = (double)deadline / 1e9 - simgrid_get_clock();
+            if (delay > 0)
+                sg_cond_wait_for(q->cond, q->mutex, delay);
+        }
+    }
+    int woken = q->pending;
+    q->pending = false;
+    sg_mutex_unlock(q->mutex);
+    return woken;
+}
+
+void sim_waitq_wake_all(struct sim_waitq *q)
+{
+    sg_mutex_lock(q->mutex);
+    q->pending = true;
+    sg_cond_notify_all(q->cond);
+    sg_mutex_unlock(q->mutex);
+}

@@ -1,0 +1,420 @@
+/* The supervisor core: tasks and their actors, adoption of new tasks,
+ * death bookkeeping, the watchdog and the dispatch loop.
+ *
+ * One SimGrid actor per task.  An actor "runs" its task by waiting, in
+ * real time, for the task's next trapped syscall: while it waits the
+ * simulation stands still, and every other task is parked in a pending
+ * notification.  Handlers block only in simulated time (task_block). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../filters/filter.h"
+#include "dispatch.h"
+#include "procfs.h"
+#include "seccomp_compat.h"
+#include "supervisor.h"
+#include "vdso.h"
+
+volatile sig_atomic_t core_interrupted;
+
+void log_msg(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "simterpose: [%.6f] %s\n", (double)sim_now_ns() / 1e9, buf);
+}
+
+struct task *task_find(struct supervisor *s, pid_t tid)
+{
+    for (struct task *t = s->task_hash[(size_t)tid % s->task_hash_size]; t; t = t->hash_next)
+        if (t->tid == tid)
+            return t;
+    return NULL;
+}
+
+static void task_hash_insert(struct supervisor *s, struct task *t)
+{
+    size_t b = (size_t)t->tid % s->task_hash_size;
+    t->hash_next = s->task_hash[b];
+    s->task_hash[b] = t;
+}
+
+static void task_main(void *arg);
+
+static struct proc *proc_new(struct group *g, const struct proc_status *st, struct proc *parent)
+{
+    struct proc *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->pid = st->tgid;
+    p->ns_pid = st->ns_tgid;
+    p->pidfd = (int)syscall(SYS_pidfd_open, st->tgid, 0);
+    p->g = g;
+    p->exit_code = -1;
+    p->parent = parent;
+    p->next_in_group = g->procs;
+    g->procs = p;
+    if (parent) {
+        p->next_sibling = parent->children;
+        parent->children = p;
+    }
+    return p;
+}
+
+/* Make tid a task of ours, on group g's host, without starting its actor
+ * (that is a simcall, which may run other actors).  Returns NULL when it
+ * is already gone. */
+struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct proc *parent_hint)
+{
+    struct proc_status st;
+    if (procfs_status(tid, &st) < 0)
+        return NULL;
+
+    struct task *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->tag.kind = EVTAG_PIDFD;
+    t->sup = s;
+    t->tid = tid;
+    t->wake = sim_waitq_new();
+
+    struct task *leader = st.tgid != tid ? task_find(s, st.tgid) : NULL;
+    if (leader) {
+        t->proc = leader->proc; /* a thread of a process we know */
+    } else {
+        struct task *pt = task_find(s, st.ppid);
+        struct proc *parent = pt && pt->proc->g == g ? pt->proc : parent_hint;
+        t->proc = proc_new(g, &st, parent);
+        /* A forked child inherits its parent's (patched) vDSO; anything
+         * else gets patched at its next syscall (patching is idempotent). */
+        t->proc->exec_pending = parent ? parent->exec_pending : true;
+    }
+    t->next_in_proc = t->proc->tasks;
+    t->proc->tasks = t;
+    t->proc->live_tasks++;
+
+    /* A non-leader thread needs PIDFD_THREAD (Linux 6.9); leaders work
+     * everywhere. */
+    t->pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+    if (t->pidfd < 0)
+        t->pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+    if (t->pidfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->tag};
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->pidfd, &ev);
+    } else {
+        log_msg("pidfd_open(%d): %s; its exit may go unnoticed", tid, strerror(errno));
+    }
+    task_hash_insert(s, t);
+    s->live_tasks++;
+    if (s->opt->verbose)
+        log_msg("%s: adopted task %d (process %d)", g->host->name, tid, st.tgid);
+    return t;
+}
+
+void task_start(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    char name[64];
+    snprintf(name, sizeof name, "%s:%d", t->proc->g->name, t->tid);
+    t->actor = sim_spawn(name, t->proc->g->host->sh, task_main, t);
+}
+
+struct task *task_adopt(struct supervisor *s, struct group *g, pid_t tid, struct proc *parent_hint)
+{
+    struct task *t = task_new(s, g, tid, parent_hint);
+    if (t)
+        task_start(s, t);
+    return t;
+}
+
+/* Children forked since the last look: found in /proc, adopted in pid
+ * order so that the actors are created deterministically. */
+void proc_adopt_children(struct supervisor *s, struct proc *p)
+{
+    if (!p->fork_pending)
+        return;
+    p->fork_pending = false;
+    pid_t kids[256];
+    int n = procfs_children(p->pid, kids, 256);
+    for (int i = 0; i < n; i++)
+        if (!task_find(s, kids[i]))
+            task_adopt(s, p->g, kids[i], p);
+}
+
+void task_wake(struct task *t) { sim_waitq_wake_all(t->wake); }
+
+void proc_wake_all(struct proc *p)
+{
+    for (struct task *t = p->tasks; t; t = t->next_in_proc)
+        task_wake(t);
+}
+
+bool task_block(struct task *t, int64_t deadline)
+{
+    sim_waitq_wait_until(t->wake, deadline);
+    if (t->proc->g->killed || t->dead)
+        return false;
+    return t->sup->backend->pending_valid(t->sup, t);
+}
+
+void task_mark_dead(struct supervisor *s, struct task *t)
+{
+    if (t->dead)
+        return;
+    t->dead = true;
+    if (t->pidfd >= 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, t->pidfd, NULL);
+        close(t->pidfd);
+        t->pidfd = -1;
+    }
+}
+
+static void group_read_status(struct group *g)
+{
+    int st;
+    ssize_t n;
+    do
+        n = read(g->status_fd, &st, sizeof st);
+    while (n < 0 && errno == EINTR);
+    if (n == sizeof st) {
+        g->status = st;
+        g->end = WIFSIGNALED(st) ? END_SIGNALED : END_EXITED;
+    } else {
+        /* The reaper died first (killed with its namespace). */
+        g->status = SIGKILL;
+        g->end = END_SIGNALED;
+    }
+    g->end_ns = sim_now_ns();
+}
+
+/* Bookkeeping once t is gone; runs in t's actor. */
+static void task_finish(struct supervisor *s, struct task *t)
+{
+    if (t->finished)
+        return;
+    t->finished = true;
+    s->live_tasks--;
+    if (t->native_blocked) {
+        t->native_blocked = false;
+        s->blocked_native--;
+    }
+    struct proc *p = t->proc;
+    if (--p->live_tasks > 0)
+        return;
+    p->dead = true;
+    proc_adopt_children(s, p); /* forked just before dying */
+    for (struct proc *c = p->children; c; c = c->next_sibling)
+        c->parent = NULL; /* orphans go to the group's reaper */
+    if (p->vfork_parent) {
+        task_wake(p->vfork_parent);
+        p->vfork_parent = NULL;
+    }
+    if (p->parent)
+        proc_wake_all(p->parent);
+    if (p == p->g->main)
+        group_read_status(p->g);
+    if (s->opt->verbose)
+        log_msg("%s: process %d ended", p->g->host->name, p->pid);
+}
+
+void group_kill(struct supervisor *s, struct group *g, const char *why)
+{
+    (void)s;
+    if (g->killed || g->init_pidfd < 0)
+        return;
+    g->killed = true;
+    g->kill_ns = sim_now_ns();
+    log_msg("%s: killing %s (%s)", g->host->name, g->name, why);
+    /* The reaper is PID 1 of the namespace: the kernel kills the rest. */
+    syscall(SYS_pidfd_send_signal, g->init_pidfd, SIGKILL, NULL, 0);
+    for (struct proc *p = g->procs; p; p = p->next_in_group)
+        proc_wake_all(p);
+}
+
+/* Has the task been asleep in the kernel (outside any trapped syscall)
+ * since the last look? */
+static bool task_blocked_natively(struct task *t, long *nr)
+{
+    char state;
+    if (procfs_task_state(t->proc->pid, t->tid, &state, nr) < 0)
+        return false;
+    return state == 'S' || state == 'D' || state == 'T' || state == 't';
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Real-time wait for t's next syscall, with the watchdog: a task asleep in
+ * the kernel in an untrapped call would stop the whole simulation, so it
+ * is reported and waited for in simulated-time steps instead. */
+static void wait_for_syscall(struct supervisor *s, struct task *t)
+{
+    int64_t quantum = 1000000; /* 1 ms simulated */
+    int64_t stuck_since = 0;
+    for (;;) {
+        if (core_interrupted && !s->interrupt_handled) {
+            s->interrupt_handled = true;
+            for (size_t i = 0; i < s->ngroups; i++)
+                group_kill(s, &s->groups[i], "interrupted");
+        }
+        if (!t->native_blocked) {
+            if (s->backend->wait(s, t, s->opt->watchdog_ms))
+                return;
+            long nr;
+            if (!task_blocked_natively(t, &nr))
+                continue; /* computing: the simulation waits for it */
+            t->native_blocked = true;
+            s->blocked_native++;
+            quantum = 1000000;
+            log_msg("watchdog: task %d (%s on %s) blocked natively in syscall %ld for %d ms; "
+                    "the simulation goes on without it",
+                    t->tid, t->proc->g->name, t->proc->g->host->name, nr, s->opt->watchdog_ms);
+            continue;
+        }
+        if (s->backend->wait(s, t, 0)) {
+            t->native_blocked = false;
+            s->blocked_native--;
+            return;
+        }
+        long nr;
+        if (!task_blocked_natively(t, &nr)) {
+            t->native_blocked = false; /* running again: wait for it in real time */
+            s->blocked_native--;
+            continue;
+        }
+        if (s->blocked_native == s->live_tasks) {
+            /* Nobody left who could wake it inside the simulation. */
+            if (!stuck_since)
+                stuck_since = wall_ns();
+            else if (wall_ns() - stuck_since > (int64_t)s->opt->hang_s * 1000000000) {
+                log_msg("watchdog: every task has been blocked natively for %d s: killing them", s->opt->hang_s);
+                for (size_t i = 0; i < s->ngroups; i++)
+                    group_kill(s, &s->groups[i], "hang");
+                stuck_since = 0;
+            }
+            struct timespec pause = {0, 10000000};
+            nanosleep(&pause, NULL);
+        } else {
+            stuck_since = 0;
+        }
+        task_block(t, sim_now_ns() + quantum);
+        if (quantum < 1000000000)
+            quantum *= 2;
+    }
+}
+
+static void task_main(void *arg)
+{
+    struct task *t = arg;
+    struct supervisor *s = t->sup;
+    struct group *g = t->proc->g;
+
+    if (t->proc == g->main && !g->started) {
+        /* Launched at time 0, parked in its execve until start_time. */
+        g->started = true;
+        int64_t start = llround(g->spec->start_time * 1e9);
+        while (sim_now_ns() < start && !g->killed)
+            sim_waitq_wait_until(t->wake, start);
+    }
+
+    for (;;) {
+        wait_for_syscall(s, t);
+        if (t->dead)
+            break;
+        struct proc *p = t->proc;
+        if (p->fork_pending)
+            proc_adopt_children(s, p);
+        if (p->exec_pending && t->req.nr != __NR_execve && t->req.nr != __NR_execveat) {
+            vdso_patch(s, t);
+            p->exec_pending = false;
+        }
+        struct sysret r = dispatch(s, t);
+        if (t->has_req) {
+            int err = s->backend->reply(s, t, r);
+            if (err < 0 && err != -ENOENT)
+                log_msg("task %d: reply failed: %s", t->tid, strerror(-err));
+        }
+    }
+    task_finish(s, t);
+}
+
+static void kill_time_main(void *arg)
+{
+    struct group *g = arg;
+    struct supervisor *s = g->main->tasks->sup;
+    sim_sleep_until_ns(llround(g->spec->kill_time * 1e9));
+    if (!g->main->dead)
+        group_kill(s, g, "kill_time");
+}
+
+void core_start_group(struct supervisor *s, struct group *g, pid_t main_pid)
+{
+    struct task *t = task_adopt(s, g, main_pid, NULL);
+    if (!t) {
+        g->end = END_LAUNCH_FAILED;
+        return;
+    }
+    g->main = t->proc;
+    g->main->exec_pending = true;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->tag};
+    g->tag.kind = EVTAG_LISTENER;
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, g->listener, &ev);
+    if (g->spec->kill_time >= 0)
+        /* A daemon: it must not keep the simulation going once every
+         * program has ended. */
+        sim_daemonize(sim_spawn("kill_time", g->host->sh, kill_time_main, g));
+}
+
+void core_free(struct supervisor *s)
+{
+    for (size_t i = 0; s->task_hash && i < s->task_hash_size; i++) {
+        for (struct task *t = s->task_hash[i], *next; t; t = next) {
+            next = t->hash_next;
+            if (t->pidfd >= 0)
+                close(t->pidfd);
+            sim_waitq_free(t->wake);
+            free(t);
+        }
+    }
+    free(s->task_hash);
+    for (size_t i = 0; i < s->ngroups; i++) {
+        struct group *g = &s->groups[i];
+        for (struct proc *p = g->procs, *next; p; p = next) {
+            next = p->next_in_group;
+            if (p->pidfd >= 0)
+                close(p->pidfd);
+            free(p);
+        }
+        int fds[] = {g->init_pidfd, g->status_fd, g->listener};
+        for (size_t k = 0; k < 3; k++)
+            if (fds[k] >= 0)
+                close(fds[k]);
+        free(g->exe);
+        free(g->name);
+        free(g->stdout_path);
+        free(g->stderr_path);
+    }
+    free(s->groups);
+    free(s->hosts);
+    free(s->syscall_counts);
+    if (s->epfd >= 0)
+        close(s->epfd);
+}

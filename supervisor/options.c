@@ -1,0 +1,183 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../filters/filter.h"
+
+#define DEFAULT_EPOCH 946684800 /* 2000-01-01T00:00:00Z */
+
+void options_usage(FILE *f)
+{
+    fputs("Usage: simterpose [OPTIONS] PLATFORM.xml DEPLOYMENT.xml\n"
+          "\n"
+          "Run unmodified programs on the hosts of a SimGrid platform, in simulated time.\n"
+          "Each <actor host=\"H\" function=\"PROG\"> of DEPLOYMENT.xml runs PROG (absolute path or\n"
+          "name looked up in PATH) on virtual host H with its <argument value=.../>s as argv[1..];\n"
+          "start_time delays its start and kill_time kills it (SIGKILL), in simulated seconds.\n"
+          "\n"
+          "Options:\n"
+          "  --out DIR          output directory, recreated at each run (default ./simterpose.data);\n"
+          "                     DIR/hosts/HOST/PROG.N.stdout|stderr hold each program's output\n"
+          "  --stats FILE       write run statistics as JSON to FILE\n"
+          "  --epoch SECONDS    Unix time shown at simulated time 0 (default 946684800,\n"
+          "                     2000-01-01T00:00:00Z)\n"
+          "  --watchdog MS      a task blocked natively in the kernel for MS wall milliseconds\n"
+          "                     is reported and the simulation goes on without it (default 100)\n"
+          "  --hang-timeout S   when every task is blocked natively for S wall seconds, they\n"
+          "                     are killed (default 10)\n"
+          "  -v, --verbose      log every trapped syscall to stderr\n"
+          "  --list-syscalls    print the trapped syscalls and their classes, then exit\n"
+          "  --cfg=NAME:VALUE   SimGrid configuration, passed to SimGrid\n"
+          "  --log=SPEC         SimGrid logging, passed to SimGrid\n"
+          "  -h, --help         show this help\n"
+          "\n"
+          "Exit status: 0 when every program exited 0, 1 when one did not, 2 on a usage or\n"
+          "input error (nothing was run).\n",
+          f);
+}
+
+static int parse_long(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void list_syscalls(FILE *out)
+{
+    fprintf(out, "%-20s %-6s %s\n", "syscall", "class", "trapped when");
+    for (size_t i = 0; i < trap_table_len; i++)
+        fprintf(out, "%-20s %-6s %s\n", trap_table[i].name, trap_class_name(trap_table[i].cls),
+                trap_table[i].cls == TRAP_FD ? "fd is emulated" : "always");
+}
+
+int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
+{
+    enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST };
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, O_OUT},
+        {"stats", required_argument, NULL, O_STATS},
+        {"epoch", required_argument, NULL, O_EPOCH},
+        {"watchdog", required_argument, NULL, O_WATCHDOG},
+        {"hang-timeout", required_argument, NULL, O_HANG},
+        {"list-syscalls", no_argument, NULL, O_LIST},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    *o = (struct options){
+        .out_dir = "simterpose.data",
+        .epoch = DEFAULT_EPOCH,
+        .watchdog_ms = 100,
+        .hang_s = 10,
+    };
+    o->sg_argv = calloc((size_t)argc + 1, sizeof *o->sg_argv);
+    if (!o->sg_argv) {
+        snprintf(err, errlen, "out of memory");
+        return OPTIONS_ERROR;
+    }
+    o->sg_argv[o->sg_argc++] = argv[0];
+
+    /* SimGrid's options are ours to forward, not getopt's to reject: pull
+     * them out first, keeping the rest in order. */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) {
+        snprintf(err, errlen, "out of memory");
+        return OPTIONS_ERROR;
+    }
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            for (; i < argc; i++)
+                rest[nrest++] = argv[i];
+            break;
+        }
+        if (!strncmp(argv[i], "--cfg=", 6) || !strncmp(argv[i], "--log=", 6))
+            o->sg_argv[o->sg_argc++] = argv[i];
+        else
+            rest[nrest++] = argv[i];
+    }
+
+    int ret = OPTIONS_ERROR, c;
+    long long v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(nrest, rest, ":hv", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_OUT:
+            if (!*optarg) {
+                snprintf(err, errlen, "--out needs a non-empty directory name");
+                goto out;
+            }
+            o->out_dir = optarg;
+            break;
+        case O_STATS:
+            o->stats_path = optarg;
+            break;
+        case O_EPOCH:
+            if (parse_long(optarg, 0, (long long)1 << 40, &v)) {
+                snprintf(err, errlen, "--epoch: '%s' is not a number of seconds >= 0", optarg);
+                goto out;
+            }
+            o->epoch = v;
+            break;
+        case O_WATCHDOG:
+            if (parse_long(optarg, 1, 3600000, &v)) {
+                snprintf(err, errlen, "--watchdog: '%s' is not a number of milliseconds in 1..3600000", optarg);
+                goto out;
+            }
+            o->watchdog_ms = (int)v;
+            break;
+        case O_HANG:
+            if (parse_long(optarg, 1, 86400, &v)) {
+                snprintf(err, errlen, "--hang-timeout: '%s' is not a number of seconds in 1..86400", optarg);
+                goto out;
+            }
+            o->hang_s = (int)v;
+            break;
+        case O_LIST:
+            list_syscalls(out);
+            ret = OPTIONS_EXIT;
+            goto out;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'h':
+            options_usage(out);
+            ret = OPTIONS_EXIT;
+            goto out;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs an argument", rest[optind - 1]);
+            goto out;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", rest[optind - 1]);
+            goto out;
+        }
+    }
+    if (nrest - optind != 2) {
+        snprintf(err, errlen, "expected PLATFORM.xml and DEPLOYMENT.xml, got %d argument%s (see --help)",
+                 nrest - optind, nrest - optind == 1 ? "" : "s");
+        goto out;
+    }
+    o->platform = rest[optind];
+    o->deployment = rest[optind + 1];
+    ret = OPTIONS_OK;
+out:
+    free(rest);
+    return ret;
+}
+
+void options_free(struct options *o)
+{
+    free(o->sg_argv);
+    o->sg_argv = NULL;
+}

@@ -1,0 +1,28 @@
+/* Command line of simterpose. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct options {
+    const char *platform;
+    const char *deployment;
+    const char *out_dir;      /* --out, default ./simterpose.data */
+    const char *stats_path;   /* --stats, NULL = none */
+    int64_t epoch;            /* --epoch, Unix seconds at simulated time 0 */
+    int watchdog_ms;          /* --watchdog, ms a task may sleep natively before the run goes on */
+    int hang_s;               /* --hang-timeout, s all tasks may be stuck natively before they are killed */
+    int verbose;              /* -v: log every trapped syscall */
+    int list_syscalls;        /* --list-syscalls */
+    /* Arguments handed to SimGrid: argv[0] and every --cfg=/--log=. */
+    int sg_argc;
+    char **sg_argv;
+};
+
+enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
+
+/* Parses argv.  OPTIONS_EXIT: --help/--list-syscalls was handled (printed
+ * to out).  OPTIONS_ERROR: err holds a one-line message. */
+int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen);
+void options_free(struct options *o);
+void options_usage(FILE *f);

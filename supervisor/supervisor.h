@@ -1,0 +1,157 @@
+/* Core state of the supervisor: hosts, deployed groups, processes, tasks. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../sim/sim.h"
+#include "evtag.h"
+#include "deploy.h"
+#include "options.h"
+
+struct supervisor;
+struct task;
+
+/* A trapped syscall as the backend delivered it. */
+struct syscall_req {
+    uint64_t id;      /* backend cookie (unotify: notification id) */
+    int nr;
+    uint64_t args[6];
+    uint64_t ip;
+};
+
+/* What a handler decided; only the dispatcher turns it into a reply. */
+enum sysret_kind { RET_VALUE, RET_ERRNO, RET_CONTINUE };
+struct sysret {
+    enum sysret_kind kind;
+    int64_t value; /* RET_VALUE: the return value; RET_ERRNO: positive errno */
+};
+#define SYSRET_VALUE(v) ((struct sysret){RET_VALUE, (int64_t)(v)})
+#define SYSRET_ERRNO(e) ((struct sysret){RET_ERRNO, (e)})
+#define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
+
+/* The event source: unotify today, ptrace later.  Small on purpose: the
+ * handlers never see which one runs. */
+struct backend_ops {
+    const char *name;
+    /* Block (in real time, the simulation stands still) until task t has a
+     * trapped syscall in t->req (returns 1), t died (t->dead, returns 1), or
+     * timeout_ms elapsed (returns 0).  Events of other tasks seen meanwhile
+     * are stored in them. */
+    int (*wait)(struct supervisor *s, struct task *t, int timeout_ms);
+    /* Answer t's pending syscall.  -ENOENT if the task is gone or the
+     * syscall was interrupted. */
+    int (*reply)(struct supervisor *s, struct task *t, struct sysret r);
+    /* Is t's pending syscall still waiting for us (not interrupted)? */
+    bool (*pending_valid)(struct supervisor *s, struct task *t);
+};
+extern const struct backend_ops unotify_backend;
+
+struct vhost {
+    sim_host sh;
+    const char *name;
+    char ip[16];
+};
+
+enum group_end { END_RUNNING, END_EXITED, END_SIGNALED, END_LAUNCH_FAILED };
+
+/* One deployed program: its namespaces, its reaper, its output files. */
+struct group {
+    struct evtag tag;      /* epoll: the listener */
+    int index;
+    struct vhost *host;
+    const struct deploy_actor *spec;
+    char *exe;             /* resolved absolute path */
+    char *name;            /* basename.n, unique on the host */
+    char *stdout_path, *stderr_path;
+    pid_t init_pid;        /* the reaper, PID 1 of the group's PID namespace */
+    int init_pidfd;
+    int status_fd;         /* reaper reports the main program's wait status here */
+    int listener;          /* seccomp listener of every task in the group */
+    struct proc *main;     /* the deployed program's process */
+    enum group_end end;
+    int status;            /* wait status of the main process */
+    int64_t end_ns;
+    bool started;          /* start_time reached */
+    bool killed;           /* by kill_time, the hang detector or an interrupt */
+    int64_t kill_ns;       /* simulated time of the kill */
+    struct proc *procs;    /* every process of the group, newest first */
+};
+
+struct proc {
+    pid_t pid;                 /* tgid, in the supervisor's PID namespace */
+    pid_t ns_pid;              /* the same, as the group's namespace sees it */
+    int pidfd;                 /* kept until reaped: tells zombie from gone */
+    struct group *g;
+    struct proc *parent;       /* NULL for the deployed program */
+    struct proc *next_in_group;
+    bool exec_pending;         /* new image: vDSO must be patched */
+    bool fork_pending;         /* a child may exist that we have not adopted */
+    struct task *vfork_parent; /* set on a vfork child until it execs or exits */
+    struct proc *children;     /* adopted children, newest first */
+    struct task *tasks;        /* its threads */
+    struct proc *next_sibling;
+    int live_tasks;
+    bool dead;
+    int exit_code;             /* from exit_group, -1 unknown */
+};
+
+struct task {
+    struct evtag tag;      /* epoll: the pidfd */
+    struct supervisor *sup;
+    pid_t tid;
+    int pidfd;
+    struct proc *proc;
+    sim_actor actor;
+    bool has_req;          /* req holds a trapped syscall not yet answered */
+    struct syscall_req req;
+    bool dead;
+    bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
+    bool finished;         /* bookkeeping of its death done */
+    struct sim_waitq *wake;/* every simulated wait of this task happens here */
+    struct task *hash_next;
+    struct task *next_in_proc;
+};
+
+struct supervisor {
+    const struct options *opt;
+    const struct backend_ops *backend;
+    int epfd;                   /* listeners and pidfds */
+    struct vhost *hosts;        /* in platform order */
+    size_t nhosts;
+    struct group *groups;       /* in deployment order */
+    size_t ngroups;
+    struct task **task_hash;    /* by tid */
+    size_t task_hash_size;
+    size_t live_tasks;
+    size_t blocked_native;      /* tasks the watchdog let go */
+    uint64_t *syscall_counts;   /* indexed like trap_table */
+    uint64_t unknown_syscalls;
+    int64_t wall_start_ns;
+    const char *hosts_file;     /* generated /etc/hosts */
+    bool interrupt_handled;
+};
+
+/* core.c */
+#include <signal.h>
+extern volatile sig_atomic_t core_interrupted; /* SIGINT/SIGTERM/SIGHUP seen */
+void core_free(struct supervisor *s);
+void core_start_group(struct supervisor *s, struct group *g, pid_t main_pid);
+/* Wait in simulated time until deadline (ns, -1: none) or a wake-up.
+ * Returns false when the syscall must be abandoned (task killed or
+ * interrupted): the caller returns at once. */
+bool task_block(struct task *t, int64_t deadline);
+void task_wake(struct task *t);
+void proc_wake_all(struct proc *p);
+void group_kill(struct supervisor *s, struct group *g, const char *why);
+struct task *task_find(struct supervisor *s, pid_t tid);
+/* Adoption in two steps for the event loop, which must not run simcalls
+ * (they may run other actors, which would re-enter it). */
+struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct proc *parent_hint);
+void task_start(struct supervisor *s, struct task *t);
+struct task *task_adopt(struct supervisor *s, struct group *g, pid_t tid, struct proc *parent_hint);
+/* No simcall: the caller wakes t's waiters (task_wake) afterwards. */
+void task_mark_dead(struct supervisor *s, struct task *t);
+void proc_adopt_children(struct supervisor *s, struct proc *p);
+int64_t virtual_realtime_ns(struct supervisor *s);
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,148 @@
+/* Clocks and sleeps: virtual time is SimGrid's clock, realtime clocks add
+ * the epoch.  Per-process/thread CPU clocks stay native. */
+#include <errno.h>
+#include <time.h>
+
+#include "../mem.h"
+#include "handlers.h"
+
+#define NSEC 1000000000LL
+
+enum clock_kind { CK_REAL, CK_MONO, CK_NATIVE, CK_INVALID };
+
+static enum clock_kind clock_kind(uint64_t arg)
+{
+    int32_t clk = (int32_t)arg; /* clockid_t is an int */
+    switch (clk) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_REALTIME_ALARM:
+    case CLOCK_TAI:
+        return CK_REAL;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_BOOTTIME_ALARM:
+        return CK_MONO;
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+        return CK_NATIVE;
+    default:
+        /* Negative ids encode CPU clocks of other tasks and dynamic (fd)
+         * clocks: the kernel validates them. */
+        return clk < 0 ? CK_NATIVE : CK_INVALID;
+    }
+}
+
+static int64_t clock_now(const struct supervisor *s, enum clock_kind k)
+{
+    int64_t now = sim_now_ns();
+    return k == CK_REAL ? s->opt->epoch * NSEC + now : now;
+}
+
+static int put_timespec(const struct task *t, uint64_t addr, int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / NSEC, .tv_nsec = ns % NSEC};
+    return mem_write(t, addr, &ts, sizeof ts);
+}
+
+/* Reads and validates a duration: -EFAULT or -EINVAL as the kernel. */
+static int64_t get_timespec(const struct task *t, uint64_t addr)
+{
+    struct timespec ts;
+    if (mem_read(t, addr, &ts, sizeof ts) < 0)
+        return -EFAULT;
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC)
+        return -EINVAL;
+    if (ts.tv_sec > INT64_MAX / NSEC - 1)
+        return INT64_MAX / 2; /* forever, without overflowing deadlines */
+    return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+struct sysret sys_clock_gettime(struct supervisor *s, struct task *t)
+{
+    enum clock_kind k = clock_kind(t->req.args[0]);
+    if (k == CK_NATIVE)
+        return SYSRET_CONTINUE;
+    if (k == CK_INVALID)
+        return SYSRET_ERRNO(EINVAL);
+    if (put_timespec(t, t->req.args[1], clock_now(s, k)) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_clock_getres(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    enum clock_kind k = clock_kind(t->req.args[0]);
+    if (k == CK_NATIVE)
+        return SYSRET_CONTINUE;
+    if (k == CK_INVALID)
+        return SYSRET_ERRNO(EINVAL);
+    /* Virtual clocks, coarse ones included, are exact to the nanosecond. */
+    if (t->req.args[1] && put_timespec(t, t->req.args[1], 1) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_gettimeofday(struct supervisor *s, struct task *t)
+{
+    int64_t now = clock_now(s, CK_REAL);
+    if (t->req.args[0]) {
+        struct {
+            int64_t sec, usec;
+        } tv = {now / NSEC, (now % NSEC) / 1000};
+        if (mem_write(t, t->req.args[0], &tv, sizeof tv) < 0)
+            return SYSRET_ERRNO(EFAULT);
+    }
+    if (t->req.args[1]) {
+        /* The kernel's timezone is UTC unless someone set it: we say UTC. */
+        int tz[2] = {0, 0};
+        if (mem_write(t, t->req.args[1], tz, sizeof tz) < 0)
+            return SYSRET_ERRNO(EFAULT);
+    }
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_time(struct supervisor *s, struct task *t)
+{
+    int64_t sec = clock_now(s, CK_REAL) / NSEC;
+    if (t->req.args[0] && mem_write(t, t->req.args[0], &sec, sizeof sec) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(sec);
+}
+
+/* Sleep in simulated time until the virtual clock reaches deadline. */
+static struct sysret sleep_until(struct task *t, int64_t deadline)
+{
+    while (sim_now_ns() < deadline)
+        if (!task_block(t, deadline))
+            return SYSRET_ERRNO(EINTR);
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_nanosleep(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int64_t d = get_timespec(t, t->req.args[0]);
+    if (d < 0)
+        return SYSRET_ERRNO((int)-d);
+    return sleep_until(t, sim_now_ns() + d);
+}
+
+struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
+{
+    enum clock_kind k = clock_kind(t->req.args[0]);
+    if ((int32_t)t->req.args[0] == CLOCK_THREAD_CPUTIME_ID || k == CK_INVALID)
+        return SYSRET_ERRNO(EINVAL);
+    if (k == CK_NATIVE)
+        return SYSRET_CONTINUE;
+    int64_t v = get_timespec(t, t->req.args[2]);
+    if (v < 0)
+        return SYSRET_ERRNO((int)-v);
+    int64_t deadline = sim_now_ns() + v;
+    if (t->req.args[1] & TIMER_ABSTIME)
+        deadline = v - (clock_now(s, k) - sim_now_ns());
+    return sleep_until(t, deadline);
+}

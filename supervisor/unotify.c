@@ -1,0 +1,140 @@
+/* The seccomp user-notification backend.
+ *
+ * One listener per deployed group (all its tasks and their descendants
+ * notify on it) and one pidfd per task, all in one epoll set: a task that
+ * dies never sends a notification, its pidfd tells us. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evtag.h"
+#include "seccomp_compat.h"
+#include "supervisor.h"
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns a task adopted on the way, to be started by the caller. */
+static struct task *receive_notification(struct supervisor *s, struct group *g)
+{
+    struct seccomp_notif n;
+    memset(&n, 0, sizeof n);
+    if (ioctl(g->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
+        /* ENOENT: the task was killed between the wake-up and now. */
+        if (errno != ENOENT && errno != EINTR)
+            log_msg("receiving a notification from group %s: %s", g->name, strerror(errno));
+        return NULL;
+    }
+    struct task *t = task_find(s, (pid_t)n.pid), *adopted = NULL;
+    if (!t)
+        t = adopted = task_new(s, g, (pid_t)n.pid, NULL);
+    if (!t) {
+        /* Could not adopt (vanished already): let the call run natively. */
+        struct seccomp_notif_resp r = {.id = n.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        ioctl(g->listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+        return NULL;
+    }
+    if (t->has_req)
+        log_msg("task %d: second notification while one is pending (dropped id %llu)", t->tid,
+                (unsigned long long)t->req.id);
+    t->req.id = n.id;
+    t->req.nr = n.data.nr;
+    t->req.ip = n.data.instruction_pointer;
+    for (int i = 0; i < 6; i++)
+        t->req.args[i] = n.data.args[i];
+    t->has_req = true;
+    return adopted;
+}
+
+static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    while (!t->has_req && !t->dead) {
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t l = deadline - mono_ms();
+            left = l > 0 ? (int)l : 0;
+        }
+        struct epoll_event ev[32];
+        int n = epoll_wait(s->epfd, ev, 32, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                return 0; /* let the caller look at core_interrupted */
+            log_msg("epoll_wait: %s", strerror(errno));
+            return 0;
+        }
+        if (n == 0)
+            return 0;
+        /* No simcall in this loop (see task_new): collect, act after. */
+        struct task *adopted[32], *died[32];
+        int nadopted = 0, ndied = 0;
+        for (int i = 0; i < n; i++) {
+            struct evtag *tag = ev[i].data.ptr;
+            if (tag->kind == EVTAG_LISTENER) {
+                struct group *g = container_of(tag, struct group, tag);
+                if (ev[i].events & EPOLLIN) {
+                    struct task *a = receive_notification(s, g);
+                    if (a)
+                        adopted[nadopted++] = a;
+                } else if (ev[i].events & (EPOLLHUP | EPOLLERR)) {
+                    /* No task left under this filter. */
+                    epoll_ctl(s->epfd, EPOLL_CTL_DEL, g->listener, NULL);
+                }
+            } else {
+                struct task *d = container_of(tag, struct task, tag);
+                if (!d->dead) {
+                    task_mark_dead(s, d);
+                    died[ndied++] = d;
+                }
+            }
+        }
+        for (int i = 0; i < ndied; i++)
+            task_wake(died[i]); /* whoever waits on it must look again */
+        for (int i = 0; i < nadopted; i++)
+            task_start(s, adopted[i]);
+    }
+    return 1;
+}
+
+static int unotify_reply(struct supervisor *s, struct task *t, struct sysret r)
+{
+    (void)s;
+    struct seccomp_notif_resp resp = {.id = t->req.id};
+    switch (r.kind) {
+    case RET_VALUE:
+        resp.val = r.value;
+        break;
+    case RET_ERRNO:
+        resp.error = (int32_t)-r.value;
+        break;
+    case RET_CONTINUE:
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+    }
+    t->has_req = false;
+    if (ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+        return -errno;
+    return 0;
+}
+
+static bool unotify_pending_valid(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    uint64_t id = t->req.id;
+    return ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+const struct backend_ops unotify_backend = {
+    .name = "unotify",
+    .wait = unotify_wait,
+    .reply = unotify_reply,
+    .pending_valid = unotify_pending_valid,
+};
