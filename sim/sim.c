@@ -2,22 +2,30 @@
 
 #include <math.h>
 #include <simgrid/actor.h>
-#include <simgrid/cond.h>
 #include <simgrid/engine.h>
 #include <simgrid/host.h>
-#include <simgrid/mutex.h>
+#include <simgrid/semaphore.h>
+#include <xbt/config.h>
+#include <xbt/log.h>
 #include <stdlib.h>
 
-/* Every simcall may hand the CPU to another actor, so the wake-up is
- * remembered under the mutex: a wake that comes before the wait is not
- * lost. */
+/* A one-shot wake-up: a binary semaphore.  (Not a condition variable:
+ * SimGrid 3.32's sg_cond_wait_for mishandles the mutex it is given.)  A
+ * wake-up with nobody waiting is kept for the next wait. */
 struct sim_waitq {
-    sg_mutex_t mutex;
-    sg_cond_t cond;
-    bool pending;
+    sg_sem_t sem;
 };
 
-void sim_init(int *argc, char **argv) { simgrid_init(argc, argv); }
+void sim_init(int *argc, char **argv)
+{
+    simgrid_init(argc, argv);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan cannot follow the raw contexts' stack switches: one thread per
+     * actor (still one running at a time) keeps its reports true. */
+    xbt_log_control_set("xbt_cfg.thres:warning");
+    sg_cfg_set_string("contexts/factory", "thread");
+#endif
+}
 void sim_load_platform(const char *path) { simgrid_load_platform(path); }
 void sim_run(void) { simgrid_run(); }
 
@@ -75,9 +83,7 @@ struct sim_waitq *sim_waitq_new(void)
     struct sim_waitq *q = malloc(sizeof *q);
     if (!q)
         abort();
-    q->mutex = sg_mutex_init();
-    q->cond = sg_cond_init();
-    q->pending = false;
+    q->sem = sg_sem_init(0);
     return q;
 }
 
@@ -85,33 +91,28 @@ void sim_waitq_free(struct sim_waitq *q)
 {
     if (!q)
         return;
-    sg_cond_destroy(q->cond);
-    sg_mutex_destroy(q->mutex);
+    sg_sem_destroy(q->sem);
     free(q);
 }
 
 int sim_waitq_wait_until(struct sim_waitq *q, int64_t deadline)
 {
-    sg_mutex_lock(q->mutex);
-    if (!q->pending) {
-        if (deadline < 0) {
-            sg_cond_wait(q->cond, q->mutex);
-        } else {
-            double delay = (double)deadline / 1e9 - simgrid_get_clock();
-            if (delay > 0)
-                sg_cond_wait_for(q->cond, q->mutex, delay);
-        }
+    if (deadline < 0) {
+        sg_sem_acquire(q->sem);
+        return 1;
     }
-    int woken = q->pending;
-    q->pending = false;
-    sg_mutex_unlock(q->mutex);
-    return woken;
+    double delay = (double)deadline / 1e9 - simgrid_get_clock();
+    if (delay <= 0) {
+        if (sg_sem_would_block(q->sem))
+            return 0;
+        sg_sem_acquire(q->sem);
+        return 1;
+    }
+    return sg_sem_acquire_timeout(q->sem, delay) == 0;
 }
 
-void sim_waitq_wake_all(struct sim_waitq *q)
+void sim_waitq_wake(struct sim_waitq *q)
 {
-    sg_mutex_lock(q->mutex);
-    q->pending = true;
-    sg_cond_notify_all(q->cond);
-    sg_mutex_unlock(q->mutex);
+    if (sg_sem_would_block(q->sem))
+        sg_sem_release(q->sem);
 }

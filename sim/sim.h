@@ -41,4 +41,4 @@ void sim_waitq_free(struct sim_waitq *q);
 /* Wait until woken or until simulated time deadline (ns, -1 = none).
  * Returns 1 when woken, 0 on timeout. */
 int sim_waitq_wait_until(struct sim_waitq *q, int64_t deadline);
-void sim_waitq_wake_all(struct sim_waitq *q);
+void sim_waitq_wake(struct sim_waitq *q);

@@ -155,7 +155,7 @@ void proc_adopt_children(struct supervisor *s, struct proc *p)
             task_adopt(s, p->g, kids[i], p);
 }
 
-void task_wake(struct task *t) { sim_waitq_wake_all(t->wake); }
+void task_wake(struct task *t) { sim_waitq_wake(t->wake); }
 
 void proc_wake_all(struct proc *p)
 {
@@ -165,8 +165,10 @@ void proc_wake_all(struct proc *p)
 
 bool task_block(struct task *t, int64_t deadline)
 {
+    if (t->proc->g->killed)
+        return false;
     sim_waitq_wait_until(t->wake, deadline);
-    if (t->proc->g->killed || t->dead)
+    if (t->proc->g->killed || t->dead || !t->has_req || t->req.id != t->dispatched_id)
         return false;
     return t->sup->backend->pending_valid(t->sup, t);
 }
@@ -240,7 +242,13 @@ void group_kill(struct supervisor *s, struct group *g, const char *why)
     g->kill_ns = sim_now_ns();
     log_msg("%s: killing %s (%s)", g->host->name, g->name, why);
     /* The reaper is PID 1 of the namespace: the kernel kills the rest. */
-    syscall(SYS_pidfd_send_signal, g->init_pidfd, SIGKILL, NULL, 0);
+    if (syscall(SYS_pidfd_send_signal, g->init_pidfd, SIGKILL, NULL, 0) < 0)
+        log_msg("%s: cannot kill the reaper of %s: %s", g->host->name, g->name, strerror(errno));
+    /* The namespace dies once the reaper is gone, a little later: kill
+     * what we know at once, so nobody gets to run again. */
+    for (struct proc *p = g->procs; p; p = p->next_in_group)
+        if (!p->dead && p->pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
     for (struct proc *p = g->procs; p; p = p->next_in_group)
         proc_wake_all(p);
 }
@@ -270,6 +278,10 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
     int64_t quantum = 1000000; /* 1 ms simulated */
     int64_t stuck_since = 0;
     for (;;) {
+        if (t->proc->g->killed) {
+            s->backend->wait(s, t, -1); /* SIGKILL is on its way */
+            return;
+        }
         if (core_interrupted && !s->interrupt_handled) {
             s->interrupt_handled = true;
             for (size_t i = 0; i < s->ngroups; i++)
@@ -339,6 +351,11 @@ static void task_main(void *arg)
         wait_for_syscall(s, t);
         if (t->dead)
             break;
+        if (g->killed) {
+            /* Never answered: SIGKILL is on its way (killable wait). */
+            t->has_req = false;
+            continue;
+        }
         struct proc *p = t->proc;
         if (p->fork_pending)
             proc_adopt_children(s, p);
@@ -346,8 +363,11 @@ static void task_main(void *arg)
             vdso_patch(s, t);
             p->exec_pending = false;
         }
+        t->dispatched_id = t->req.id;
         struct sysret r = dispatch(s, t);
-        if (t->has_req) {
+        /* A handler may have replied itself, and the task may even have
+         * trapped again since (vfork, or a signal interrupted the call). */
+        if (t->has_req && t->req.id == t->dispatched_id) {
             int err = s->backend->reply(s, t, r);
             if (err < 0 && err != -ENOENT)
                 log_msg("task %d: reply failed: %s", t->tid, strerror(-err));

@@ -102,7 +102,13 @@ static noreturn void run_target(const struct launch_ctx *c)
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         die_with_error("clearing ambient capabilities");
 
-    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, c->prog);
+    /* Once we hold a notification, only a fatal signal may interrupt it:
+     * the supervisor, not the timing of native signals, decides when a
+     * blocked call ends (runs stay deterministic).  Older kernels: without. */
+    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, c->prog);
+    if (listener < 0 && errno == EINVAL)
+        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, c->prog);
     if (listener < 0)
         die_with_error("installing the seccomp filter");
 
@@ -159,6 +165,7 @@ static noreturn void run_reaper(const struct launch_ctx *c)
         _exit(127);
     if (dup2(c->err_fd, 2) < 0)
         _exit(127);
+    prctl(PR_SET_NAME, "simterpose-init");
 
     char map[64];
     write_file("/proc/self/setgroups", "deny");

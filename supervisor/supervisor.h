@@ -92,6 +92,7 @@ struct proc {
     struct task *tasks;        /* its threads */
     struct proc *next_sibling;
     int live_tasks;
+    bool exiting;              /* its exit_group was let through */
     bool dead;
     int exit_code;             /* from exit_group, -1 unknown */
 };
@@ -105,6 +106,7 @@ struct task {
     sim_actor actor;
     bool has_req;          /* req holds a trapped syscall not yet answered */
     struct syscall_req req;
+    uint64_t dispatched_id;/* req.id of the syscall its handler is serving */
     bool dead;
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
     bool finished;         /* bookkeeping of its death done */

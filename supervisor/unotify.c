@@ -22,9 +22,11 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Returns a task adopted on the way, to be started by the caller. */
-static struct task *receive_notification(struct supervisor *s, struct group *g)
+/* Returns a task adopted on the way, to be started by the caller, and in
+ * *superseded a task whose pending syscall a signal interrupted. */
+static struct task *receive_notification(struct supervisor *s, struct group *g, struct task **superseded)
 {
+    *superseded = NULL;
     struct seccomp_notif n;
     memset(&n, 0, sizeof n);
     if (ioctl(g->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
@@ -42,9 +44,10 @@ static struct task *receive_notification(struct supervisor *s, struct group *g)
         ioctl(g->listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
         return NULL;
     }
+    /* A task is in one syscall at a time: if it sends another, a signal
+     * interrupted the one we hold (and maybe restarted it, as new). */
     if (t->has_req)
-        log_msg("task %d: second notification while one is pending (dropped id %llu)", t->tid,
-                (unsigned long long)t->req.id);
+        *superseded = t;
     t->req.id = n.id;
     t->req.nr = n.data.nr;
     t->req.ip = n.data.instruction_pointer;
@@ -74,16 +77,19 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
         if (n == 0)
             return 0;
         /* No simcall in this loop (see task_new): collect, act after. */
-        struct task *adopted[32], *died[32];
-        int nadopted = 0, ndied = 0;
+        struct task *adopted[32], *wake[32];
+        int nadopted = 0, nwake = 0;
         for (int i = 0; i < n; i++) {
             struct evtag *tag = ev[i].data.ptr;
             if (tag->kind == EVTAG_LISTENER) {
                 struct group *g = container_of(tag, struct group, tag);
                 if (ev[i].events & EPOLLIN) {
-                    struct task *a = receive_notification(s, g);
+                    struct task *superseded;
+                    struct task *a = receive_notification(s, g, &superseded);
                     if (a)
                         adopted[nadopted++] = a;
+                    if (superseded)
+                        wake[nwake++] = superseded;
                 } else if (ev[i].events & (EPOLLHUP | EPOLLERR)) {
                     /* No task left under this filter. */
                     epoll_ctl(s->epfd, EPOLL_CTL_DEL, g->listener, NULL);
@@ -92,12 +98,12 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
                 struct task *d = container_of(tag, struct task, tag);
                 if (!d->dead) {
                     task_mark_dead(s, d);
-                    died[ndied++] = d;
+                    wake[nwake++] = d;
                 }
             }
         }
-        for (int i = 0; i < ndied; i++)
-            task_wake(died[i]); /* whoever waits on it must look again */
+        for (int i = 0; i < nwake; i++)
+            task_wake(wake[i]); /* whoever waits on it must look again */
         for (int i = 0; i < nadopted; i++)
             task_start(s, adopted[i]);
     }

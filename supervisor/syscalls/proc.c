@@ -4,6 +4,7 @@
  * its child's actor has ended, not when the kernel happens to say so. */
 #include <errno.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,19 +23,20 @@ static struct sysret vfork_handoff(struct supervisor *s, struct task *t)
 {
     struct proc *p = t->proc;
     struct proc *before = p->children;
-    p->fork_pending = true;
     reply_now(s, t, SYSRET_CONTINUE);
-    /* The child's first trapped call (execve or exit at the latest)
-     * gets it adopted, as a child of p. */
-    while (p->children == before && !t->dead && !p->g->killed) {
+    /* Find the child: its first trapped call (execve or exit at the
+     * latest) gets it adopted, or /proc shows it.  If the parent traps
+     * again first, the child is already done with the vfork. */
+    while (p->children == before && !t->has_req && !t->dead && !p->g->killed) {
         s->backend->wait(s, t, 10);
-        if (p->children == before)
-            proc_adopt_children(s, p), p->fork_pending = true;
+        if (p->children == before && !t->has_req) {
+            p->fork_pending = true;
+            proc_adopt_children(s, p);
+        }
     }
-    p->fork_pending = false;
     struct proc *child = p->children;
-    if (child == before)
-        return SYSRET_CONTINUE; /* clone failed, or we were killed */
+    if (child == before || t->has_req)
+        return SYSRET_CONTINUE; /* (already replied) */
     child->vfork_parent = t;
     while (child->vfork_parent == t && !child->dead && !p->g->killed)
         sim_waitq_wait_until(t->wake, -1);
@@ -92,9 +94,24 @@ struct sysret sys_arch_prctl(struct supervisor *s, struct task *t)
 struct sysret sys_exit(struct supervisor *s, struct task *t)
 {
     (void)s;
-    if (t->req.nr == __NR_exit_group || t->proc->live_tasks == 1)
+    if (t->req.nr == __NR_exit_group || t->proc->live_tasks == 1) {
         t->proc->exit_code = (int)(t->req.args[0] & 0xff);
+        t->proc->exiting = true;
+    }
     return SYSRET_CONTINUE;
+}
+
+/* A child we let exit is a zombie a moment later.  Whether a WNOHANG wait
+ * sees it must not depend on that moment: wait for the kernel to finish. */
+static void settle_exiting_children(struct task *t, pid_t want)
+{
+    for (struct proc *c = t->proc->children; c; c = c->next_sibling) {
+        if (!c->exiting || c->dead || c->pidfd < 0 || (want > 0 && c->pid != want))
+            continue;
+        struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
+        while (poll(&pfd, 1, 1000) < 0 && errno == EINTR)
+            ;
+    }
 }
 
 /* A dead child stays ours until its parent reaps it. */
@@ -149,12 +166,14 @@ struct sysret sys_wait4(struct supervisor *s, struct task *t)
     (void)s;
     pid_t pid = (pid_t)t->req.args[0];
     int options = (int)t->req.args[2];
-    if (options & WNOHANG)
-        return SYSRET_CONTINUE;
     /* pid 0 and < -1 name process groups: we wait for any child. */
     pid_t want = pid > 0 ? outer_pid(t, pid) : -1;
     if (pid > 0 && !want)
         return SYSRET_CONTINUE;
+    if (options & WNOHANG) {
+        settle_exiting_children(t, want);
+        return SYSRET_CONTINUE;
+    }
     return wait_for_child(t, want);
 }
 
@@ -164,13 +183,17 @@ struct sysret sys_waitid(struct supervisor *s, struct task *t)
     int idtype = (int)t->req.args[0];
     pid_t id = (pid_t)t->req.args[1];
     int options = (int)t->req.args[3];
-    if ((options & WNOHANG) || !(options & WEXITED))
-        return SYSRET_CONTINUE;
     pid_t want = -1;
     if (idtype == P_PID) {
         want = outer_pid(t, id);
         if (!want)
             return SYSRET_CONTINUE;
+    }
+    if (!(options & WEXITED))
+        return SYSRET_CONTINUE;
+    if (options & WNOHANG) {
+        settle_exiting_children(t, want);
+        return SYSRET_CONTINUE;
     }
     return wait_for_child(t, want);
 }

@@ -1,0 +1,177 @@
+#!/bin/sh
+# End-to-end scenarios of the foundation issue, one per invocation.
+# usage: scenarios.sh NAME   (with SIMTERPOSE, SRCDIR and BUILDDIR set)
+set -u
+name=$1
+: "${SIMTERPOSE:?}" "${SRCDIR:?}" "${BUILDDIR:?}"
+P=$SRCDIR/platforms
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; [ -f "$tmp/err" ] && { echo "--- simterpose stderr:"; cat "$tmp/err"; }; exit 1; }
+ok() { echo "ok: $*"; }
+
+# deploy FILE HOST PROG [ARGS...] : append one actor (use start/kill vars)
+deploy_begin() { printf '%s\n' "<?xml version='1.0'?>" '<!DOCTYPE platform SYSTEM "https://simgrid.org/simgrid.dtd">' '<platform version="4.1">' > "$1"; }
+deploy_actor() {
+  f=$1 host=$2 prog=$3; shift 3
+  attrs=""
+  [ -n "${start:-}" ] && attrs="$attrs start_time=\"$start\""
+  [ -n "${kill:-}" ] && attrs="$attrs kill_time=\"$kill\""
+  printf '  <actor host="%s" function="%s"%s>\n' "$host" "$prog" "$attrs" >> "$f"
+  for a in "$@"; do
+    a=$(printf '%s' "$a" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
+    printf '    <argument value="%s"/>\n' "$a" >> "$f"
+  done
+  echo '  </actor>' >> "$f"
+}
+deploy_end() { echo '</platform>' >> "$1"; }
+
+run() { "$SIMTERPOSE" --out "$tmp/out" "$@" 2> "$tmp/err"; }
+now() { date +%s.%N; }
+
+case $name in
+sleep_hour)
+  # Acceptance 1: date, sleep 3600, date: exact, from the epoch, fast.
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/sh -c 'date +%s; sleep 3600; date +%s'; deploy_end "$tmp/d.xml"
+  t0=$(now); run "$P/one_host.xml" "$tmp/d.xml" || fail "exit status $?"; t1=$(now)
+  out=$tmp/out/hosts/alice/sh.1.stdout
+  [ "$(sed -n 1p "$out")" = 946684800 ] || fail "first date is $(sed -n 1p "$out"), not the epoch"
+  [ "$(sed -n 2p "$out")" = 946688400 ] || fail "second date is $(sed -n 2p "$out"), not epoch + 3600"
+  wall=$(echo "$t1 - $t0" | bc)
+  [ "$(echo "$wall < 2" | bc)" = 1 ] || fail "took $wall s of wall time"
+  grep -q 'simulated time 3600.000000 s' "$tmp/err" || fail "summary does not show 3600 s"
+  ok "dates 946684800 and 946688400 in $wall s of wall time" ;;
+epoch)
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/sh -c 'date -u +%FT%T; sleep 90; date +%s'; deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --epoch 1700000000 --out "$tmp/out" "$P/one_host.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "exit $?"
+  [ "$(cat "$tmp/out/hosts/alice/sh.1.stdout")" = "$(printf '2023-11-14T22:13:20\n1700000090')" ] || fail "got $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  ok "--epoch honoured" ;;
+hostname)
+  # Acceptance 3: the host name, and the other hosts' addresses.
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" alice /bin/sh -c 'hostname; uname -n; getent hosts bob; getent hosts alice'
+  deploy_actor "$tmp/d.xml" bob hostname
+  deploy_end "$tmp/d.xml"
+  run "$P/two_hosts.xml" "$tmp/d.xml" || fail "exit status $?"
+  exp=$(printf 'alice\nalice\n10.0.0.2        bob\n10.0.0.1        alice')
+  [ "$(cat "$tmp/out/hosts/alice/sh.1.stdout")" = "$exp" ] || fail "alice printed: $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  [ "$(cat "$tmp/out/hosts/bob/hostname.1.stdout")" = bob ] || fail "bob printed: $(cat "$tmp/out/hosts/bob/hostname.1.stdout")"
+  ok "hostname and /etc/hosts" ;;
+start_kill_time)
+  deploy_begin "$tmp/d.xml"
+  start=5 kill=12 deploy_actor "$tmp/d.xml" alice /bin/sh -c 'date +%s; sleep 100; echo survived'
+  start=2 deploy_actor "$tmp/d.xml" alice /bin/sh -c 'date +%s'
+  deploy_end "$tmp/d.xml"
+  run "$P/one_host.xml" "$tmp/d.xml"; rc=$?
+  [ $rc = 1 ] || fail "exit status $rc, expected 1 (one program killed)"
+  [ "$(cat "$tmp/out/hosts/alice/sh.1.stdout")" = 946684805 ] || fail "sh.1 printed $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  [ "$(cat "$tmp/out/hosts/alice/sh.2.stdout")" = 946684802 ] || fail "sh.2 printed $(cat "$tmp/out/hosts/alice/sh.2.stdout")"
+  grep -q 'simulated time 12.000000 s' "$tmp/err" || fail "run did not end at kill_time"
+  grep -q 'sh.1 on alice did not succeed: killed by SIGKILL' "$tmp/err" || fail "kill not reported"
+  ok "start_time and kill_time" ;;
+exit_status)
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/exit_code" 0
+  deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/exit_code" 3
+  deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/exit_code" 0 11
+  deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --stats "$tmp/stats.json" --out "$tmp/out" "$P/one_host.xml" "$tmp/d.xml" 2> "$tmp/err"; rc=$?
+  [ $rc = 1 ] || fail "exit status $rc, expected 1"
+  grep -q 'exit_code.2 on alice did not succeed: exited 3' "$tmp/err" || fail "exit 3 not named"
+  grep -q 'exit_code.3 on alice did not succeed: killed by SIGSEGV' "$tmp/err" || fail "SIGSEGV not named"
+  grep -q 'exit_code.1 on alice did not succeed' "$tmp/err" && fail "exit_code.1 wrongly named"
+  grep -q 'to stderr' "$tmp/out/hosts/alice/exit_code.2.stderr" || fail "stderr not captured"
+  python3 - "$tmp/stats.json" <<'PY' || fail "bad stats"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert isinstance(s["simulated_time"], float) and isinstance(s["wall_time"], float), s
+p = s["processes"]
+assert [x["exit_status"] for x in p] == [0, 3, None], p
+assert p[2]["signal"] == "SIGSEGV", p[2]
+for x in p:
+    assert x["host"] == "alice" and x["argv"][0].endswith("exit_code") and x["stdout"].endswith(".stdout")
+assert s["syscalls"]["execve"] == 3 and s["syscalls"]["exit_group"] >= 2, s["syscalls"]
+PY
+  ok "exit statuses, signals and stats" ;;
+bad_input)
+  # Acceptance 6: one line, exit status 2, nothing run.
+  check2() {
+    what=$1; shift
+    "$SIMTERPOSE" --out "$tmp/out" "$@" > "$tmp/o" 2> "$tmp/err"; rc=$?
+    [ $rc = 2 ] || fail "$what: exit status $rc, expected 2"
+    [ "$(wc -l < "$tmp/err")" = 1 ] || fail "$what: message is not one line"
+    grep -q "$needle" "$tmp/err" || fail "$what: message lacks '$needle': $(cat "$tmp/err")"
+    [ -e "$tmp/out" ] && fail "$what: output directory created"
+    echo "ok: $what -> $(cat "$tmp/err")"
+  }
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/true; deploy_end "$tmp/d.xml"
+  printf '<?xml version="1.0"?>\n<platform version="4.1">\n<zone id="z" routing="Full">\n<host id="a" speed="1Gf">\n</zone></platform>\n' > "$tmp/bad.xml"
+  needle="bad.xml" check2 "malformed platform" "$tmp/bad.xml" "$tmp/d.xml"
+  sed 's/<link_ctn id="alice_bob"\/>/<link_ctn id="nowhere"\/>/' "$P/two_hosts.xml" > "$tmp/badlink.xml"
+  needle="nowhere" check2 "platform naming a missing link" "$tmp/badlink.xml" "$tmp/d.xml"
+  needle="cannot read" check2 "missing platform" "$tmp/none.xml" "$tmp/d.xml"
+  deploy_begin "$tmp/h.xml"; deploy_actor "$tmp/h.xml" carol /bin/true; deploy_end "$tmp/h.xml"
+  needle="unknown host 'carol'" check2 "unknown host" "$P/two_hosts.xml" "$tmp/h.xml"
+  deploy_begin "$tmp/m.xml"; deploy_actor "$tmp/m.xml" alice no-such-program-xyz; deploy_end "$tmp/m.xml"
+  needle="program 'no-such-program-xyz' not found" check2 "missing program" "$P/two_hosts.xml" "$tmp/m.xml"
+  printf '<platform version="4.1"><actor host="alice"></platform>' > "$tmp/x.xml"
+  needle="x.xml:1" check2 "malformed deployment" "$P/two_hosts.xml" "$tmp/x.xml"
+  needle="unknown option" check2 "bad option" --frobnicate "$P/two_hosts.xml" "$tmp/d.xml"
+  mkdir -p "$tmp/precious"; echo keep > "$tmp/precious/file"
+  "$SIMTERPOSE" --out "$tmp/precious" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err"; rc=$?
+  [ $rc = 2 ] && [ "$(cat "$tmp/precious/file")" = keep ] || fail "--out on a foreign directory: rc $rc"
+  ok "bad input rejected" ;;
+out_dir_recreated)
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/echo one; deploy_end "$tmp/d.xml"
+  run "$P/one_host.xml" "$tmp/d.xml" || fail "first run"
+  touch "$tmp/out/hosts/alice/stale"
+  run "$P/one_host.xml" "$tmp/d.xml" || fail "second run"
+  [ -e "$tmp/out/hosts/alice/stale" ] && fail "output directory not recreated"
+  [ "$(cat "$tmp/out/hosts/alice/echo.1.stdout")" = one ] || fail "output missing"
+  ok "output directory recreated" ;;
+deterministic)
+  for i in 1 2 3; do
+    "$SIMTERPOSE" --stats "$tmp/s$i.json" --out "$tmp/o$i" "$P/two_hosts.xml" "$P/two_hosts_demo.xml" 2> "$tmp/err" || fail "run $i"
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s.pop("wall_time"); [p.update(stdout="",stderr="") for p in s["processes"]]; print(json.dumps(s, sort_keys=True))' "$tmp/s$i.json" > "$tmp/s$i.norm"
+  done
+  for i in 2 3; do
+    diff -r "$tmp/o1/hosts" "$tmp/o$i/hosts" || fail "outputs differ between runs 1 and $i"
+    cmp "$tmp/s1.norm" "$tmp/s$i.norm" || fail "stats differ between runs 1 and $i"
+  done
+  ok "three runs, identical outputs and stats" ;;
+supervisor_killed)
+  # Acceptance 5: kill -9 of the supervisor leaves nothing behind.
+  marker="simterpose-orphan-check-$$"
+  deploy_begin "$tmp/d.xml"
+  # At t=1 a busy loop (no trapped syscall) on alice holds the simulation;
+  # bob's shell is parked in a trapped sleep, its child in the background.
+  deploy_actor "$tmp/d.xml" alice /bin/sh -c "sleep 1; exec sh -c 'while :; do :; done # $marker'"
+  deploy_actor "$tmp/d.xml" bob /bin/sh -c "sleep 0.5 & sleep 100; : $marker"
+  deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --out "$tmp/out" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" &
+  spid=$!
+  busy="^sh -c while :; do :; done # $marker"
+  i=0; while ! pgrep -f "$busy" > /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+  if [ "$(pgrep -fc "$marker")" != 2 ]; then kill -9 $spid; pgrep -af "$marker"; fail "the targets did not start"; fi
+  kill -9 $spid; wait $spid 2> /dev/null
+  i=0; while pgrep -f "$marker" > /dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  pgrep -af "$marker" && { pkill -9 -f "$marker"; fail "processes survived the supervisor"; }
+  ok "no survivors after kill -9 of the supervisor" ;;
+watchdog)
+  # A task blocked natively forever: reported, and the run still ends.
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/native_block"
+  deploy_actor "$tmp/d.xml" bob /bin/sh -c 'sleep 30; echo bob done'
+  deploy_end "$tmp/d.xml"
+  t0=$(now)
+  "$SIMTERPOSE" --hang-timeout 1 --out "$tmp/out" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err"; rc=$?
+  t1=$(now)
+  [ $rc = 1 ] || fail "exit status $rc, expected 1"
+  grep -q "watchdog: task [0-9]* (native_block.1 on alice) blocked natively in syscall 0" "$tmp/err" || fail "no watchdog report naming the task and read (0)"
+  [ "$(cat "$tmp/out/hosts/bob/sh.1.stdout")" = "bob done" ] || fail "bob did not run to its end"
+  [ "$(echo "$t1 - $t0 < 10" | bc)" = 1 ] || fail "took too long"
+  ok "watchdog reported and the run ended" ;;
+*)
+  echo "unknown scenario $name"; exit 2 ;;
+esac

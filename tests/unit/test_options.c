@@ -1,0 +1,80 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "supervisor/options.h"
+
+static int parse(int argc, const char **argv, struct options *o, char *err)
+{
+    FILE *out = fopen("/dev/null", "w");
+    int r = options_parse(argc, (char **)argv, o, out, err, 256);
+    fclose(out);
+    return r;
+}
+
+Test(options, defaults)
+{
+    const char *argv[] = {"simterpose", "p.xml", "d.xml"};
+    struct options o;
+    char err[256];
+    cr_assert_eq(parse(3, argv, &o, err), OPTIONS_OK);
+    cr_expect_str_eq(o.platform, "p.xml");
+    cr_expect_str_eq(o.deployment, "d.xml");
+    cr_expect_str_eq(o.out_dir, "simterpose.data");
+    cr_expect_eq(o.epoch, 946684800);
+    cr_expect_null(o.stats_path);
+    cr_expect_eq(o.sg_argc, 1);
+    options_free(&o);
+}
+
+Test(options, all_options_and_simgrid_passthrough)
+{
+    const char *argv[] = {"simterpose", "--cfg=network/model:CM02", "--out", "o", "--stats=s.json", "p.xml",
+                          "--epoch", "0", "--log=root.thres:critical", "-v", "d.xml", "--watchdog", "250"};
+    struct options o;
+    char err[256];
+    cr_assert_eq(parse(13, argv, &o, err), OPTIONS_OK, "%s", err);
+    cr_expect_str_eq(o.out_dir, "o");
+    cr_expect_str_eq(o.stats_path, "s.json");
+    cr_expect_eq(o.epoch, 0);
+    cr_expect_eq(o.verbose, 1);
+    cr_expect_eq(o.watchdog_ms, 250);
+    cr_assert_eq(o.sg_argc, 3);
+    cr_expect_str_eq(o.sg_argv[1], "--cfg=network/model:CM02");
+    cr_expect_str_eq(o.sg_argv[2], "--log=root.thres:critical");
+    cr_expect_str_eq(o.platform, "p.xml");
+    cr_expect_str_eq(o.deployment, "d.xml");
+    options_free(&o);
+}
+
+static void expect_error(int argc, const char **argv, const char *needle)
+{
+    struct options o;
+    char err[256] = "";
+    cr_expect_eq(parse(argc, argv, &o, err), OPTIONS_ERROR, "accepted: %s", argv[argc - 1]);
+    cr_expect(strstr(err, needle) != NULL, "message '%s' lacks '%s'", err, needle);
+    cr_expect(strchr(err, '\n') == NULL, "message is not one line: %s", err);
+    options_free(&o);
+}
+
+Test(options, errors_are_one_clear_line)
+{
+    expect_error(2, (const char *[]){"simterpose", "p.xml"}, "expected PLATFORM.xml and DEPLOYMENT.xml");
+    expect_error(4, (const char *[]){"simterpose", "a", "b", "c"}, "got 3 arguments");
+    expect_error(4, (const char *[]){"simterpose", "--bogus", "a", "b"}, "unknown option '--bogus'");
+    expect_error(4, (const char *[]){"simterpose", "a", "b", "--epoch"}, "needs an argument");
+    expect_error(5, (const char *[]){"simterpose", "--epoch", "12x", "a", "b"}, "--epoch: '12x'");
+    expect_error(5, (const char *[]){"simterpose", "--epoch", "-5", "a", "b"}, "--epoch");
+    expect_error(5, (const char *[]){"simterpose", "--watchdog", "0", "a", "b"}, "--watchdog");
+    expect_error(5, (const char *[]){"simterpose", "--out", "", "a", "b"}, "--out");
+}
+
+Test(options, help_and_list_exit)
+{
+    struct options o;
+    char err[256];
+    cr_expect_eq(parse(2, (const char *[]){"simterpose", "--help"}, &o, err), OPTIONS_EXIT);
+    options_free(&o);
+    cr_expect_eq(parse(2, (const char *[]){"simterpose", "--list-syscalls"}, &o, err), OPTIONS_EXIT);
+    options_free(&o);
+}
