@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,9 +297,11 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
             t->native_blocked = true;
             s->blocked_native++;
             quantum = 1000000;
-            log_msg("watchdog: task %d (%s on %s) blocked natively in syscall %ld for %d ms; "
+            char *name = nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr) : NULL;
+            log_msg("watchdog: task %d (%s on %s) blocked natively in %s (syscall %ld) for %d ms; "
                     "the simulation goes on without it",
-                    t->tid, t->proc->g->name, t->proc->g->host->name, nr, s->opt->watchdog_ms);
+                    t->tid, t->proc->g->name, t->proc->g->host->name, name ? name : "?", nr, s->opt->watchdog_ms);
+            free(name);
             continue;
         }
         if (s->backend->wait(s, t, 0)) {

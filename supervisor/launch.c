@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -181,6 +182,13 @@ static noreturn void run_reaper(const struct launch_ctx *c)
         die_with_error("making mounts private");
     if (mount(c->hosts_file, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
         die_with_error("bind-mounting %s on /etc/hosts", c->hosts_file);
+    /* Loopback only, but up, as on any host. */
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(sock, SIOCSIFFLAGS, &ifr) < 0))
+        die_with_error("bringing up the loopback interface");
+    close(sock);
     /* A /proc of the new PID namespace, so /proc/self and getpid() agree.
      * Refused where /proc is partly masked (some containers): keep the old. */
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);

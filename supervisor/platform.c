@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define CONFIG_OK_MARK "@@simterpose: options accepted@@"
+
 /* The most telling line of SimGrid's complaint: its exception text. */
 static void simgrid_reason(const char *log, char *out, size_t len)
 {
-    static const char *const markers[] = {"Parse error at ", "Uncaught exception ", "xbt_die", "Error: "};
+    static const char *const markers[] = {"Parse error at ", "Uncaught exception ", "CRITICAL] ", "Error: "};
     snprintf(out, len, "rejected by SimGrid");
     for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++) {
         const char *p = strstr(log, markers[m]);
@@ -23,6 +25,8 @@ static void simgrid_reason(const char *log, char *out, size_t len)
             const char *colon = strstr(p, ": ");
             if (colon)
                 p = colon + 2;
+        } else if (m == 2) { /* "[root/CRITICAL] Invalid control string 'foo'" */
+            p += strlen(markers[m]);
         }
         size_t n = strcspn(p, "\n");
         snprintf(out, len, "%.*s", (int)n, p);
@@ -65,6 +69,9 @@ int platform_check(const char *path, int sg_argc, char **sg_argv, char *err, siz
             argv[i] = sg_argv[i];
         int argc = sg_argc;
         sim_init(&argc, argv);
+        /* Tells the parent that the options passed and the file is next. */
+        fputs("\n" CONFIG_OK_MARK "\n", stderr);
+        fflush(stderr);
         sim_load_platform(path);
         _exit(0);
     }
@@ -89,11 +96,17 @@ int platform_check(const char *path, int sg_argc, char **sg_argv, char *err, siz
     int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     if (!ok) {
         char reason[400] = "rejected by SimGrid";
+        bool config_ok = false;
         if (log) {
             log[len] = 0;
-            simgrid_reason(log, reason, sizeof reason);
+            char *mark = strstr(log, CONFIG_OK_MARK);
+            config_ok = mark != NULL;
+            simgrid_reason(mark ? mark + strlen(CONFIG_OK_MARK) : log, reason, sizeof reason);
         }
-        snprintf(err, errlen, "%s: %s", path, reason);
+        if (config_ok)
+            snprintf(err, errlen, "%s: %s", path, reason);
+        else
+            snprintf(err, errlen, "SimGrid options (--cfg/--log): %s", reason);
     }
     free(log);
     return ok ? 0 : -1;

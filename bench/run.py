@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Simterpose benchmarks: ratios measured in the same run.
+
+Each case runs a program natively and under Simterpose, several times,
+alternating, and compares medians.  Whole runs are timed from outside:
+inside Simterpose the clocks are virtual.  Per-call costs subtract a run
+with N=0 (start-up).
+
+usage: bench/run.py [--build DIR] [--reps R]
+"""
+import argparse, os, statistics, subprocess, sys, tempfile, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", default="build")
+ap.add_argument("--reps", type=int, default=7)
+args = ap.parse_args()
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+build = os.path.abspath(args.build)
+sim = os.path.join(build, "simterpose")
+cost = os.path.join(build, "bench", "syscall_cost")
+platform = os.path.join(root, "platforms", "one_host.xml")
+tmp = tempfile.mkdtemp(prefix="simterpose-bench.")
+
+
+def deployment(argv):
+    path = os.path.join(tmp, "d.xml")
+    with open(path, "w") as f:
+        f.write("<?xml version='1.0'?>\n<platform version=\"4.1\">\n")
+        f.write('  <actor host="alice" function="%s">\n' % argv[0])
+        for a in argv[1:]:
+            f.write('    <argument value="%s"/>\n' % a)
+        f.write("  </actor>\n</platform>\n")
+    return path
+
+
+def timed(cmd):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def native(argv):
+    return timed(argv)
+
+
+def emulated(argv):
+    return timed([sim, "--out", os.path.join(tmp, "out"), platform, deployment(argv)])
+
+
+def per_call(run, mode, n):
+    """Median per-call seconds: (T(n) - T(0)) / n, alternating reps."""
+    full, empty = [], []
+    for _ in range(args.reps):
+        full.append(run([cost, mode, str(n)]))
+        empty.append(run([cost, mode, "0"]))
+    return max(statistics.median(full) - statistics.median(empty), 0) / n
+
+
+print("Per-syscall cost, medians of %d runs (this machine, this run)" % args.reps)
+print()
+print("| call | native µs | Simterpose µs | Simterpose / native |")
+print("|---|---|---|---|")
+rows = [("clock_gettime, raw syscall (trapped, emulated)", "clock", 20000, 2000000),
+        ("clock_gettime via the vDSO (patched: trapped, emulated)", "vdso", 20000, 20000000),
+        ("getppid (untrapped: BPF only)", "getppid", 2000000, 2000000)]
+for label, mode, n_emu, n_nat in rows:
+    nat = per_call(native, mode, n_nat)
+    emu = per_call(emulated, mode, n_emu)
+    print("| %s | %.3f | %.3f | %.1f |" % (label, nat * 1e6, emu * 1e6, emu / nat if nat else float("nan")))
+
+print()
+print("Time warp: `sh -c 'sleep 3600'` under Simterpose")
+walls = [emulated(["/bin/sh", "-c", "sleep 3600"]) for _ in range(args.reps)]
+print()
+print("| simulated s | wall s (median) | simulated s per wall s |")
+print("|---|---|---|")
+w = statistics.median(walls)
+print("| 3600 | %.3f | %.0f |" % (w, 3600 / w))
