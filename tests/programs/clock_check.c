@@ -26,8 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC 1000000000LL
-#define NSEC_PER_MSEC 1000000LL
+#include "selfcheck.h"
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+#define NSEC_PER_MSEC INT64_C(1000000)
 #define DEFAULT_EPOCH 946684800LL
 /* Upper slack for native sleeps: a sleep must not overshoot by this much. */
 #define NATIVE_SLACK (2 * NSEC_PER_SEC)
@@ -39,17 +41,6 @@
 static bool virt;
 static long long epoch = DEFAULT_EPOCH;
 
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("FAIL: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 enum { C_RT, C_MONO, C_BOOT, C_RT_COARSE, C_MONO_COARSE, C_RAW, NCLOCKS };
 

@@ -28,8 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC 1000000000LL
-#define NSEC_PER_MSEC 1000000LL
+#include "selfcheck.h"
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+#define NSEC_PER_MSEC INT64_C(1000000)
 #define NATIVE_SLACK (2 * NSEC_PER_SEC)
 #define SELF_EXE "/proc/self/exe"
 
@@ -44,17 +46,6 @@
 static bool virt;
 static char *argv0;
 
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("FAIL: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* Parse a non-negative decimal number of seconds ("2", "0.05") exactly. */
 static bool parse_seconds(const char *s, int64_t *ns)

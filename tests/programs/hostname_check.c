@@ -21,17 +21,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("FAIL: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
+#include "selfcheck.h"
+
 
 static void check_hostname(const char *expected)
 {
