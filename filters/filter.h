@@ -13,6 +13,8 @@ enum trap_class {
     TRAP_TIME,  /* clocks and sleeps */
     TRAP_PROC,  /* process life cycle */
     TRAP_NET,   /* socket creation: always trapped */
+    TRAP_DESC,  /* descriptor calls that may involve an emulated fd anywhere
+                   in their arguments (dup2, poll...): always trapped */
     TRAP_FD,    /* fd-based: trapped only when arg0 is an emulated fd */
     TRAP_CLASS_COUNT
 };

@@ -18,6 +18,50 @@ SYSCALL(time,            TRAP_TIME, sys_time)
 SYSCALL(nanosleep,       TRAP_TIME, sys_nanosleep)
 SYSCALL(clock_nanosleep, TRAP_TIME, sys_clock_nanosleep)
 
+/* network: AF_INET sockets are emulated (other families run natively) */
+SYSCALL(socket,          TRAP_NET,  sys_socket)
+SYSCALL(bind,            TRAP_FD,   sys_bind)
+SYSCALL(listen,          TRAP_FD,   sys_listen)
+SYSCALL(accept,          TRAP_FD,   sys_accept)
+SYSCALL(accept4,         TRAP_FD,   sys_accept)
+SYSCALL(connect,         TRAP_FD,   sys_connect)
+SYSCALL(shutdown,        TRAP_FD,   sys_shutdown)
+SYSCALL(getsockname,     TRAP_FD,   sys_getsockname)
+SYSCALL(getpeername,     TRAP_FD,   sys_getpeername)
+SYSCALL(setsockopt,      TRAP_FD,   sys_setsockopt)
+SYSCALL(getsockopt,      TRAP_FD,   sys_getsockopt)
+SYSCALL(sendto,          TRAP_FD,   sys_sendto)
+SYSCALL(recvfrom,        TRAP_FD,   sys_recvfrom)
+SYSCALL(sendmsg,         TRAP_FD,   sys_sendmsg)
+SYSCALL(recvmsg,         TRAP_FD,   sys_recvmsg)
+
+/* descriptors: only emulated ones (fd >= EMU_FD_BASE) are trapped; dup2,
+ * dup3 and close_range may overwrite or close one from a native fd */
+SYSCALL(read,            TRAP_FD,   sys_read)
+SYSCALL(write,           TRAP_FD,   sys_write)
+SYSCALL(readv,           TRAP_FD,   sys_readv)
+SYSCALL(writev,          TRAP_FD,   sys_writev)
+SYSCALL(close,           TRAP_FD,   sys_close)
+SYSCALL(dup,             TRAP_FD,   sys_dup)
+SYSCALL(dup2,           TRAP_DESC,  sys_dup2)
+SYSCALL(dup3,           TRAP_DESC,  sys_dup2)
+SYSCALL(close_range,    TRAP_DESC,  sys_close_range)
+SYSCALL(fcntl,           TRAP_FD,   sys_fcntl)
+SYSCALL(ioctl,           TRAP_FD,   sys_ioctl)
+
+/* readiness: a real epoll could not see emulated sockets, so every epoll
+ * instance is emulated; poll/select run natively when no fd is ours */
+SYSCALL(poll,           TRAP_DESC,  sys_poll)
+SYSCALL(ppoll,          TRAP_DESC,  sys_ppoll)
+SYSCALL(select,         TRAP_DESC,  sys_select)
+SYSCALL(pselect6,       TRAP_DESC,  sys_pselect6)
+SYSCALL(epoll_create,   TRAP_DESC,  sys_epoll_create)
+SYSCALL(epoll_create1,  TRAP_DESC,  sys_epoll_create)
+SYSCALL(epoll_ctl,       TRAP_FD,   sys_epoll_ctl)
+SYSCALL(epoll_wait,      TRAP_FD,   sys_epoll_wait)
+SYSCALL(epoll_pwait,     TRAP_FD,   sys_epoll_wait)
+SYSCALL(epoll_pwait2,    TRAP_FD,   sys_epoll_pwait2)
+
 /* processes: new tasks are adopted, waits are ordered in simulated time */
 SYSCALL(fork,            TRAP_PROC, sys_fork)
 SYSCALL(vfork,           TRAP_PROC, sys_fork)

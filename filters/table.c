@@ -11,7 +11,7 @@ const size_t trap_table_len = sizeof trap_table / sizeof trap_table[0];
 const char *trap_class_name(enum trap_class cls)
 {
     static const char *const names[TRAP_CLASS_COUNT] = {
-        [TRAP_TIME] = "time", [TRAP_PROC] = "proc", [TRAP_NET] = "net", [TRAP_FD] = "fd",
+        [TRAP_TIME] = "time", [TRAP_PROC] = "proc", [TRAP_NET] = "net", [TRAP_DESC] = "desc", [TRAP_FD] = "fd",
     };
     return (unsigned)cls < TRAP_CLASS_COUNT ? names[cls] : "?";
 }

@@ -7,7 +7,15 @@
 #include <simgrid/semaphore.h>
 #include <xbt/config.h>
 #include <xbt/log.h>
+#include <signal.h>
+#include <simgrid/comm.h>
+#include <simgrid/link.h>
+#include <simgrid/mailbox.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xbt/dynar.h>
 
 /* A one-shot wake-up: a binary semaphore.  (Not a condition variable:
  * SimGrid 3.32's sg_cond_wait_for mishandles the mutex it is given.)  A
@@ -116,3 +124,71 @@ void sim_waitq_wake(struct sim_waitq *q)
     if (sg_sem_would_block(q->sem))
         sg_sem_release(q->sem);
 }
+
+void sim_sleep_for_ns(int64_t ns) { sim_sleep_until_ns(sim_now_ns() + ns); }
+
+/* Route cache: SimGrid 3.32 crashes (segfault or xbt_die) on a missing
+ * route, so each pair is first looked up in a forked child (which has the
+ * whole platform), once. */
+struct route_entry {
+    sim_host a, b;
+    bool ok;
+    struct route_entry *next;
+};
+static struct route_entry *routes[1021];
+
+bool sim_route_ok(sim_host a, sim_host b)
+{
+    size_t h = ((uintptr_t)a * 31 + (uintptr_t)b) % 1021;
+    for (struct route_entry *e = routes[h]; e; e = e->next)
+        if (e->a == a && e->b == b)
+            return e->ok;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
+        sg_host_get_route((sg_host_t)a, (sg_host_t)b, links);
+        _exit(0);
+    }
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0)
+        ;
+    struct route_entry *e = malloc(sizeof *e);
+    if (!e)
+        abort();
+    *e = (struct route_entry){a, b, pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, routes[h]};
+    routes[h] = e;
+    return e->ok;
+}
+
+double sim_route_latency(sim_host a, sim_host b) { return sg_host_get_route_latency((sg_host_t)a, (sg_host_t)b); }
+
+struct sim_channel {
+    char name[32];
+    sg_mailbox_t mbox;
+};
+
+struct sim_channel *sim_channel_new(void)
+{
+    static unsigned long next_id;
+    struct sim_channel *c = malloc(sizeof *c);
+    if (!c)
+        abort();
+    snprintf(c->name, sizeof c->name, "chan-%lu", next_id++);
+    c->mbox = sg_mailbox_by_name(c->name);
+    return c;
+}
+
+void sim_channel_bind_receiver(struct sim_channel *c) { sg_mailbox_set_receiver(c->name); }
+
+void sim_channel_send(struct sim_channel *c, void *payload, uint64_t bytes)
+{
+    /* Detached: the transfer runs on its own; order is kept by the
+     * mailbox (a permanent receiver takes comms in send order). */
+    sg_comm_t comm = sg_mailbox_put_init(c->mbox, payload, (long)bytes);
+    sg_comm_detach(comm, NULL);
+}
+
+void *sim_channel_recv(struct sim_channel *c) { return sg_mailbox_get(c->mbox); }
+
+void sim_channel_free(struct sim_channel *c) { free(c); }

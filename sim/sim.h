@@ -34,6 +34,22 @@ void sim_kill(sim_actor a);
 void sim_daemonize(sim_actor a);
 sim_actor sim_self(void);
 
+/* Network.  A channel carries payloads to one receiving actor on one host,
+ * in the order they were sent, each arriving when SimGrid says a transfer
+ * of its size on the route would (transfers overlap: pipelining). */
+struct sim_channel;
+/* Is there a route from a to b?  (SimGrid crashes on a missing one.) */
+bool sim_route_ok(sim_host a, sim_host b);
+double sim_route_latency(sim_host a, sim_host b);
+struct sim_channel *sim_channel_new(void);
+/* In the receiving actor, before the first send: transfers start at once. */
+void sim_channel_bind_receiver(struct sim_channel *c);
+/* From an actor on the sending host; payload is handed over to the receiver. */
+void sim_channel_send(struct sim_channel *c, void *payload, uint64_t bytes);
+void *sim_channel_recv(struct sim_channel *c);
+void sim_channel_free(struct sim_channel *c);
+void sim_sleep_for_ns(int64_t ns);
+
 /* A queue that actors wait on until another actor wakes them.  A wake-up
  * with nobody waiting is kept for the next wait (one-shot). */
 struct sim_waitq *sim_waitq_new(void);

@@ -22,6 +22,8 @@
 
 #include "../filters/filter.h"
 #include "dispatch.h"
+#include "file.h"
+#include "socket.h"
 #include "procfs.h"
 #include "seccomp_compat.h"
 #include "supervisor.h"
@@ -64,6 +66,9 @@ static struct proc *proc_new(struct group *g, const struct proc_status *st, stru
     p->pid = st->tgid;
     p->ns_pid = st->ns_tgid;
     p->pidfd = (int)syscall(SYS_pidfd_open, st->tgid, 0);
+    /* fork copies the descriptor table; we adopt before the parent's next
+     * trapped call, so it has not changed since. */
+    p->fds = parent ? fdtable_copy(parent->fds) : fdtable_new();
     p->g = g;
     p->exit_code = -1;
     p->parent = parent;
@@ -220,6 +225,9 @@ static void task_finish(struct supervisor *s, struct task *t)
         return;
     p->dead = true;
     proc_adopt_children(s, p); /* forked just before dying */
+    /* Its sockets close (FIN to the peers), as the kernel would at exit. */
+    fdtable_put(p->fds);
+    p->fds = NULL;
     for (struct proc *c = p->children; c; c = c->next_sibling)
         c->parent = NULL; /* orphans go to the group's reaper */
     if (p->vfork_parent) {
@@ -364,6 +372,7 @@ static void task_main(void *arg)
             proc_adopt_children(s, p);
         if (p->exec_pending && t->req.nr != __NR_execve && t->req.nr != __NR_execveat) {
             vdso_patch(s, t);
+            fdtable_exec(t);
             p->exec_pending = false;
         }
         t->dispatched_id = t->req.id;
@@ -437,6 +446,7 @@ void core_free(struct supervisor *s)
     }
     free(s->groups);
     free(s->hosts);
+    sock_free_all();
     free(s->syscall_counts);
     if (s->epfd >= 0)
         close(s->epfd);

@@ -85,6 +85,24 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         return OPTIONS_ERROR;
     }
     o->sg_argv[o->sg_argc++] = argv[0];
+    /* Our network model (docs/network.md), before the user's own --cfg so
+     * that theirs win.  SimGrid's default (LV08) multiplies latencies by
+     * 13.01 and bandwidths by 0.97 to mimic TCP slow start, which is wrong
+     * for every message of an established connection. */
+    static char *const model_defaults[] = {
+        "--log=xbt_cfg.thres:warning",
+        "--cfg=network/model:CM02",
+        "--cfg=network/latency-factor:1.0",
+        "--cfg=network/bandwidth-factor:1.0",
+        "--cfg=network/crosstraffic:0",
+    };
+    o->sg_argv = realloc(o->sg_argv, ((size_t)argc + 1 + sizeof model_defaults / sizeof *model_defaults) * sizeof *o->sg_argv);
+    if (!o->sg_argv) {
+        snprintf(err, errlen, "out of memory");
+        return OPTIONS_ERROR;
+    }
+    for (size_t i = 0; i < sizeof model_defaults / sizeof *model_defaults; i++)
+        o->sg_argv[o->sg_argc++] = model_defaults[i];
 
     /* SimGrid's options are ours to forward, not getopt's to reject: pull
      * them out first, keeping the rest in order. */

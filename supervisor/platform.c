@@ -297,6 +297,12 @@ int platform_setup_hosts(struct supervisor *s, const char *path, char *err, size
         }
         next++;
     }
+    for (size_t i = 0; i < s->nhosts; i++) {
+        struct in_addr a;
+        inet_pton(AF_INET, s->hosts[i].ip, &a);
+        s->hosts[i].addr = a.s_addr;
+        s->hosts[i].next_ephemeral = 32768;
+    }
     return 0;
 }
 

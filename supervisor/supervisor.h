@@ -44,13 +44,20 @@ struct backend_ops {
     int (*reply)(struct supervisor *s, struct task *t, struct sysret r);
     /* Is t's pending syscall still waiting for us (not interrupted)? */
     bool (*pending_valid)(struct supervisor *s, struct task *t);
+    /* Install our srcfd at newfd in t (replacing what is there), while t
+     * is stopped in a syscall.  0 or -errno. */
+    int (*addfd)(struct supervisor *s, struct task *t, int srcfd, int newfd, bool cloexec);
 };
 extern const struct backend_ops unotify_backend;
 
+struct sock;
 struct vhost {
     sim_host sh;
     const char *name;
     char ip[16];
+    uint32_t addr;             /* ip, network order */
+    struct sock *bound;        /* bound sockets (both protocols) */
+    uint16_t next_ephemeral;   /* next port to try, from 32768 */
 };
 
 enum group_end { END_RUNNING, END_EXITED, END_SIGNALED, END_LAUNCH_FAILED };
@@ -78,6 +85,7 @@ struct group {
     struct proc *procs;    /* every process of the group, newest first */
 };
 
+struct fdtable;
 struct proc {
     pid_t pid;                 /* tgid, in the supervisor's PID namespace */
     pid_t ns_pid;              /* the same, as the group's namespace sees it */
@@ -90,6 +98,7 @@ struct proc {
     struct task *vfork_parent; /* set on a vfork child until it execs or exits */
     struct proc *children;     /* adopted children, newest first */
     struct task *tasks;        /* its threads */
+    struct fdtable *fds;       /* its emulated descriptors */
     struct proc *next_sibling;
     int live_tasks;
     bool exiting;              /* its exit_group was let through */

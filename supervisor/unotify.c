@@ -4,6 +4,7 @@
  * notify on it) and one pidfd per task, all in one epoll set: a task that
  * dies never sends a notification, its pidfd tells us. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -138,9 +139,24 @@ static bool unotify_pending_valid(struct supervisor *s, struct task *t)
     return ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
+static int unotify_addfd(struct supervisor *s, struct task *t, int srcfd, int newfd, bool cloexec)
+{
+    (void)s;
+    struct seccomp_notif_addfd a = {
+        .id = t->req.id,
+        .flags = SECCOMP_ADDFD_FLAG_SETFD,
+        .srcfd = (uint32_t)srcfd,
+        .newfd = (uint32_t)newfd,
+        .newfd_flags = cloexec ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    return r < 0 ? -errno : 0;
+}
+
 const struct backend_ops unotify_backend = {
     .name = "unotify",
     .wait = unotify_wait,
     .reply = unotify_reply,
     .pending_valid = unotify_pending_valid,
+    .addfd = unotify_addfd,
 };

@@ -1,0 +1,232 @@
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../filters/filter.h"
+#include "epoll.h"
+#include "socket.h"
+
+void waitlist_add(struct waitlist *w, struct task *t)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i] == t)
+            return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4;
+        struct task **v = realloc(w->v, cap * sizeof *v);
+        if (!v)
+            abort();
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = t;
+}
+
+void waitlist_remove(struct waitlist *w, struct task *t)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->v[i] == t) {
+            w->v[i] = w->v[--w->n];
+            return;
+        }
+    }
+}
+
+void waitlist_wake(struct waitlist *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        task_wake(w->v[i]);
+}
+
+void waitlist_free(struct waitlist *w)
+{
+    free(w->v);
+    *w = (struct waitlist){0};
+}
+
+struct fdtable *fdtable_new(void)
+{
+    struct fdtable *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->refs = 1;
+    return t;
+}
+
+struct fdtable *fdtable_copy(const struct fdtable *src)
+{
+    struct fdtable *t = fdtable_new();
+    if (src->cap) {
+        t->v = calloc(src->cap, sizeof *t->v);
+        if (!t->v)
+            abort();
+        t->cap = src->cap;
+        for (size_t i = 0; i < src->cap; i++) {
+            t->v[i] = src->v[i];
+            if (t->v[i].file)
+                file_ref(t->v[i].file);
+        }
+    }
+    return t;
+}
+
+void fdtable_put(struct fdtable *t)
+{
+    if (!t || --t->refs > 0)
+        return;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].file)
+            file_unref(t->v[i].file);
+    free(t->v);
+    free(t);
+}
+
+void fdtable_exec(struct task *t)
+{
+    /* Only a successful execve closed the placeholders: look at them. */
+    struct fdtable *tab = t->proc->fds;
+    for (size_t i = 0; i < tab->cap; i++) {
+        if (tab->v[i].file && tab->v[i].cloexec && !fd_native_open(t, (int)i + EMU_FD_BASE)) {
+            file_unref(tab->v[i].file);
+            tab->v[i] = (struct fd_entry){0};
+        }
+    }
+}
+
+struct fd_entry *fd_entry(const struct task *t, int fd)
+{
+    struct fdtable *tab = t->proc->fds;
+    if (!tab || fd < EMU_FD_BASE || (size_t)(fd - EMU_FD_BASE) >= tab->cap)
+        return NULL;
+    struct fd_entry *e = &tab->v[fd - EMU_FD_BASE];
+    return e->file ? e : NULL;
+}
+
+struct file *fd_get(const struct task *t, int fd)
+{
+    struct fd_entry *e = fd_entry(t, fd);
+    return e ? e->file : NULL;
+}
+
+/* Is fd open in the target's kernel table (a native file we must not
+ * overwrite)? */
+bool fd_native_open(const struct task *t, int fd)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", t->proc->pid, fd);
+    return lstat(path, &st) == 0;
+}
+
+int fd_alloc(struct task *t, int min)
+{
+    struct fdtable *tab = t->proc->fds;
+    if (min < EMU_FD_BASE)
+        min = EMU_FD_BASE;
+    for (int fd = min; fd < EMU_FD_BASE + 1048576; fd++) {
+        size_t i = (size_t)(fd - EMU_FD_BASE);
+        if (i < tab->cap && tab->v[i].file)
+            continue;
+        if (fd_native_open(t, fd))
+            continue;
+        return fd;
+    }
+    return -EMFILE;
+}
+
+void fd_set_entry(struct task *t, int fd, struct file *f, bool cloexec)
+{
+    struct fdtable *tab = t->proc->fds;
+    size_t i = (size_t)(fd - EMU_FD_BASE);
+    if (i >= tab->cap) {
+        size_t cap = tab->cap ? tab->cap : 16;
+        while (cap <= i)
+            cap *= 2;
+        struct fd_entry *v = realloc(tab->v, cap * sizeof *v);
+        if (!v)
+            abort();
+        memset(v + tab->cap, 0, (cap - tab->cap) * sizeof *v);
+        tab->v = v;
+        tab->cap = cap;
+    }
+    file_ref(f);
+    if (tab->v[i].file)
+        file_unref(tab->v[i].file);
+    tab->v[i] = (struct fd_entry){f, cloexec};
+}
+
+void fd_clear(struct task *t, int fd)
+{
+    struct fd_entry *e = fd_entry(t, fd);
+    if (!e)
+        return;
+    struct file *f = e->file;
+    *e = (struct fd_entry){0};
+    file_unref(f);
+}
+
+struct file *file_new(enum file_kind kind)
+{
+    static uint64_t next_id = 1;
+    struct file *f = calloc(1, sizeof *f);
+    if (!f)
+        abort();
+    f->id = next_id++;
+    f->kind = kind;
+    f->refs = 1;
+    return f;
+}
+
+void file_ref(struct file *f) { f->refs++; }
+
+void file_unref(struct file *f)
+{
+    if (--f->refs > 0)
+        return;
+    if (f->kind == FILE_SOCKET)
+        sock_release(f->sock);
+    else
+        epoll_release(f->ep);
+    waitlist_wake(&f->waiters); /* nobody should be there: be safe */
+    waitlist_free(&f->waiters);
+    free(f);
+}
+
+unsigned file_poll(struct file *f)
+{
+    return f->kind == FILE_SOCKET ? sock_poll(f->sock) : epoll_poll(f->ep);
+}
+
+void file_notify(struct file *f)
+{
+    f->seq++;
+    /* Tasks in poll/select/epoll_wait wait on every file they watch. */
+    waitlist_wake(&f->waiters);
+}
+
+int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, bool cloexec)
+{
+    /* A harmless kernel object of the right kind: fstat() and the like
+     * look plausible, and nothing done natively on it reaches a network. */
+    int ph;
+    if (f->kind == FILE_SOCKET)
+        ph = socket(AF_UNIX, sock_type(f->sock) | SOCK_CLOEXEC, 0);
+    else
+        ph = epoll_create1(EPOLL_CLOEXEC);
+    if (ph < 0)
+        return -errno;
+    int r = s->backend->addfd(s, t, ph, fd, cloexec);
+    close(ph);
+    if (r < 0)
+        return r;
+    fd_set_entry(t, fd, f, cloexec);
+    return fd;
+}

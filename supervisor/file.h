@@ -1,0 +1,76 @@
+/* Emulated open files and per-process descriptor tables, like the
+ * kernel's: fd table -> reference-counted open file -> per-kind state. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "supervisor.h"
+
+struct sock;
+struct epoll;
+
+enum file_kind { FILE_SOCKET, FILE_EPOLL };
+
+/* Tasks waiting for a file's readiness to change. */
+struct waitlist {
+    struct task **v;
+    size_t n, cap;
+};
+void waitlist_add(struct waitlist *w, struct task *t);
+void waitlist_remove(struct waitlist *w, struct task *t);
+void waitlist_wake(struct waitlist *w);
+void waitlist_free(struct waitlist *w);
+
+struct file {
+    uint64_t id;           /* unique for the run: epoll tells reused fds apart */
+    int refs;              /* fd table entries and holders */
+    enum file_kind kind;
+    int status_flags;      /* O_NONBLOCK, shared by every duplicate */
+    uint64_t seq;          /* bumped at every readiness change (epoll ET) */
+    struct waitlist waiters;
+    union {
+        struct sock *sock;
+        struct epoll *ep;
+    };
+};
+
+struct fd_entry {
+    struct file *file;
+    bool cloexec;
+};
+
+/* Emulated descriptors of a process, fd - EMU_FD_BASE -> entry. */
+struct fdtable {
+    int refs;              /* processes sharing it (CLONE_FILES) */
+    struct fd_entry *v;
+    size_t cap;
+};
+
+struct fdtable *fdtable_new(void);
+struct fdtable *fdtable_copy(const struct fdtable *t); /* fork */
+void fdtable_put(struct fdtable *t);
+struct file *fd_get(const struct task *t, int fd);
+struct fd_entry *fd_entry(const struct task *t, int fd);
+/* Is fd open in the target's kernel table? */
+bool fd_native_open(const struct task *t, int fd);
+/* Lowest free emulated fd in the table (>= min), or -EMFILE. */
+int fd_alloc(struct task *t, int min);
+/* The table takes its own reference to f. */
+void fd_set_entry(struct task *t, int fd, struct file *f, bool cloexec);
+/* Forget fd (the kernel closes the placeholder). */
+void fd_clear(struct task *t, int fd);
+/* After an execve: drop the close-on-exec entries the kernel closed. */
+void fdtable_exec(struct task *t);
+
+struct file *file_new(enum file_kind kind);
+void file_ref(struct file *f);
+void file_unref(struct file *f);
+/* Readiness as poll(2) reports it. */
+unsigned file_poll(struct file *f);
+/* Readiness may have changed: wake whoever waits on it. */
+void file_notify(struct file *f);
+
+/* Install a placeholder for f at fd in the target (kernel side) and in
+ * our table (which takes a reference).  Returns fd or -errno. */
+int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, bool cloexec);

@@ -1,0 +1,813 @@
+/* TCP and UDP over SimGrid.
+ *
+ * A TCP connection is two streams, one per direction.  A stream carries
+ * chunks (what one write() handed over) through a sim_channel to a pump
+ * actor on the receiving host, which queues them for read().  Chunks
+ * overlap in flight (the channel starts every transfer at once), so a
+ * sender with a large enough window fills the link; the window is the
+ * sender's SO_SNDBUF, counting bytes in flight and bytes not yet read.
+ * The handshake is one round trip of route latency (a small actor on the
+ * client's host), refused when nobody listens at arrival time.
+ *
+ * A UDP socket has its own channel and pump: each datagram is one
+ * transfer to the socket bound at the destination when it was sent; none
+ * bound, or a full receive queue, and it is dropped, as a network would. */
+#include "socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "file.h"
+
+#define CHUNK_MAX (1u << 20)          /* bytes per transfer */
+#define DEFAULT_SNDBUF (4 << 20)      /* Linux's tcp_wmem max */
+#define DEFAULT_RCVBUF (6 << 20)      /* Linux's tcp_rmem max */
+#define UDP_DEFAULT_RCVBUF 212992     /* Linux's rmem_default */
+#define EPHEMERAL_LO 32768
+#define EPHEMERAL_HI 60999
+#define BACKLOG_MIN 128
+
+struct chunk {
+    struct chunk *fl_prev, *fl_next; /* in flight: SimGrid holds it */
+    struct chunk *next;
+    size_t len, off;
+    bool fin;
+    struct sockaddr_in from; /* UDP */
+    char data[];
+};
+
+struct chunkq {
+    struct chunk *head, *tail;
+    size_t bytes;
+    size_t count;
+};
+
+static void chunkq_push(struct chunkq *q, struct chunk *c)
+{
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->bytes += c->len - c->off;
+    q->count++;
+}
+
+static struct chunk *chunkq_pop(struct chunkq *q)
+{
+    struct chunk *c = q->head;
+    if (!c)
+        return NULL;
+    q->head = c->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->bytes -= c->len - c->off;
+    q->count--;
+    return c;
+}
+
+static void chunkq_clear(struct chunkq *q)
+{
+    struct chunk *c;
+    while ((c = chunkq_pop(q)))
+        free(c);
+}
+
+/* One direction of a TCP connection. */
+struct stream {
+    struct sock *from, *to;   /* NULL once that end is closed */
+    struct sim_channel *chan;
+    sim_actor pump;
+    struct chunkq rx;         /* arrived, unread (at `to`) */
+    size_t in_flight;
+    bool fin_sent, fin_arrived;
+    int refs;                 /* from, to, pump */
+    struct stream *all_next;  /* registry, freed at the end */
+    bool freed;
+};
+
+struct sock {
+    struct supervisor *sup;
+    struct vhost *host;
+    struct file *file;
+    int type;
+    enum sock_state state;
+    struct sock_opts opts;
+    int error;                      /* SO_ERROR */
+    bool bound;
+    struct sockaddr_in local, peer; /* peer: TCP connected or UDP connect()ed */
+    bool rd_shut, wr_shut;
+    struct sock *next_bound;
+    /* TCP */
+    struct stream *tx, *rx;
+    struct sock **backlog;          /* established, not yet accepted */
+    size_t nbacklog, backlog_max;
+    /* UDP */
+    struct sim_channel *chan;
+    sim_actor pump;
+    struct chunkq dq;
+};
+
+static struct stream *all_streams;
+static struct chunk *in_flight; /* payloads SimGrid carries, freed at the end if never received */
+
+static void flight_add(struct chunk *c)
+{
+    c->fl_prev = NULL;
+    c->fl_next = in_flight;
+    if (in_flight)
+        in_flight->fl_prev = c;
+    in_flight = c;
+}
+
+static void flight_del(struct chunk *c)
+{
+    if (c->fl_prev)
+        c->fl_prev->fl_next = c->fl_next;
+    else
+        in_flight = c->fl_next;
+    if (c->fl_next)
+        c->fl_next->fl_prev = c->fl_prev;
+}
+
+static void chan_send(struct sim_channel *ch, struct chunk *c, size_t bytes)
+{
+    flight_add(c);
+    sim_channel_send(ch, c, bytes);
+}
+
+static struct chunk *chan_recv(struct sim_channel *ch)
+{
+    struct chunk *c = sim_channel_recv(ch);
+    flight_del(c);
+    return c;
+}
+
+int sock_type(const struct sock *k) { return k->type; }
+enum sock_state sock_state(const struct sock *k) { return k->state; }
+struct sock_opts *sock_opts(struct sock *k) { return &k->opts; }
+
+struct file *sock_create(struct supervisor *s, struct vhost *h, int type)
+{
+    struct sock *k = calloc(1, sizeof *k);
+    if (!k)
+        abort();
+    k->sup = s;
+    k->host = h;
+    k->type = type;
+    k->opts.sndbuf = DEFAULT_SNDBUF;
+    k->opts.rcvbuf = type == SOCK_STREAM ? DEFAULT_RCVBUF : UDP_DEFAULT_RCVBUF;
+    k->local.sin_family = AF_INET;
+    struct file *f = file_new(FILE_SOCKET);
+    f->sock = k;
+    k->file = f;
+    return f;
+}
+
+static void notify(struct sock *k)
+{
+    if (k && k->file)
+        file_notify(k->file);
+}
+
+static bool is_loopback(uint32_t addr) { return (ntohl(addr) >> 24) == 127; }
+
+/* The host an IPv4 address designates, seen from h; NULL: nobody. */
+static struct vhost *host_of(struct sock *k, uint32_t addr)
+{
+    if (is_loopback(addr) || addr == htonl(INADDR_ANY) || addr == k->host->addr)
+        return k->host;
+    struct supervisor *s = k->sup;
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (s->hosts[i].addr == addr)
+            return &s->hosts[i];
+    return NULL;
+}
+
+/* --- ports --- */
+
+static bool addr_overlap(uint32_t a, uint32_t b) { return a == htonl(INADDR_ANY) || b == htonl(INADDR_ANY) || a == b; }
+
+static bool port_conflict(const struct sock *k, uint32_t addr, uint16_t port)
+{
+    for (const struct sock *o = k->host->bound; o; o = o->next_bound) {
+        if (o == k || o->type != k->type || o->local.sin_port != port || !addr_overlap(o->local.sin_addr.s_addr, addr))
+            continue;
+        if (k->opts.reuseport && o->opts.reuseport)
+            continue;
+        if (k->type == SOCK_STREAM && k->opts.reuseaddr && o->opts.reuseaddr && o->state != SS_LISTENING)
+            continue;
+        return true;
+    }
+    return false;
+}
+
+static void bind_to(struct sock *k, uint32_t addr, uint16_t port)
+{
+    k->local.sin_family = AF_INET;
+    k->local.sin_addr.s_addr = addr;
+    k->local.sin_port = port;
+    k->bound = true;
+    k->next_bound = k->host->bound;
+    k->host->bound = k;
+}
+
+static void unbind(struct sock *k)
+{
+    if (!k->bound)
+        return;
+    for (struct sock **p = &k->host->bound; *p; p = &(*p)->next_bound) {
+        if (*p == k) {
+            *p = k->next_bound;
+            break;
+        }
+    }
+    k->bound = false;
+}
+
+static int ephemeral_port(struct sock *k, uint32_t addr, uint16_t *port)
+{
+    struct vhost *h = k->host;
+    for (int tries = 0; tries <= EPHEMERAL_HI - EPHEMERAL_LO; tries++) {
+        uint16_t p = h->next_ephemeral;
+        h->next_ephemeral = p >= EPHEMERAL_HI ? EPHEMERAL_LO : p + 1;
+        if (!port_conflict(k, addr, htons(p))) {
+            *port = htons(p);
+            return 0;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+int sock_bind(struct sock *k, const struct sockaddr_in *a)
+{
+    if (k->bound)
+        return -EINVAL;
+    uint32_t addr = a->sin_addr.s_addr;
+    if (addr != htonl(INADDR_ANY) && !is_loopback(addr) && addr != k->host->addr)
+        return -EADDRNOTAVAIL;
+    uint16_t port = a->sin_port;
+    if (!port) {
+        int r = ephemeral_port(k, addr, &port);
+        if (r < 0)
+            return r;
+    } else if (port_conflict(k, addr, port)) {
+        return -EADDRINUSE;
+    }
+    bind_to(k, addr, port);
+    return 0;
+}
+
+/* Implicit bind before connect/sendto: the address that reaches dst. */
+static int autobind(struct sock *k, uint32_t dst)
+{
+    if (k->bound)
+        return 0;
+    uint32_t addr = is_loopback(dst) || dst == htonl(INADDR_ANY) ? htonl(INADDR_LOOPBACK) : k->host->addr;
+    uint16_t port;
+    int r = ephemeral_port(k, htonl(INADDR_ANY), &port);
+    if (r < 0)
+        return r;
+    bind_to(k, addr, port);
+    return 0;
+}
+
+bool sock_local(const struct sock *k, struct sockaddr_in *a)
+{
+    *a = k->local;
+    a->sin_family = AF_INET;
+    return true;
+}
+
+bool sock_peer(const struct sock *k, struct sockaddr_in *a)
+{
+    if (k->state != SS_CONNECTED)
+        return false;
+    *a = k->peer;
+    return true;
+}
+
+/* --- streams --- */
+
+static void stream_put(struct stream *st)
+{
+    if (--st->refs > 0)
+        return;
+    chunkq_clear(&st->rx);
+    sim_channel_free(st->chan);
+    st->freed = true; /* the registry frees the struct */
+}
+
+static void pump_main(void *arg)
+{
+    struct stream *st = arg;
+    sim_channel_bind_receiver(st->chan);
+    for (;;) {
+        struct chunk *c = chan_recv(st->chan);
+        st->in_flight -= c->len;
+        bool fin = c->fin;
+        if (fin) {
+            st->fin_arrived = true;
+            free(c);
+        } else if (st->to && !st->to->rd_shut) {
+            chunkq_push(&st->rx, c);
+        } else {
+            free(c); /* the reader is gone: the bytes fall on the floor */
+        }
+        notify(st->to);
+        notify(st->from); /* in-flight bytes moved: window accounting */
+        if (fin)
+            break;
+    }
+    st->pump = NULL;
+    stream_put(st);
+}
+
+static struct stream *stream_new(struct sock *from, struct sock *to)
+{
+    struct stream *st = calloc(1, sizeof *st);
+    if (!st)
+        abort();
+    st->from = from;
+    st->to = to;
+    st->chan = sim_channel_new();
+    st->refs = 3;
+    st->all_next = all_streams;
+    all_streams = st;
+    st->pump = sim_spawn("tcp-pump", to->host->sh, pump_main, st);
+    sim_daemonize(st->pump);
+    return st;
+}
+
+static void stream_send_fin(struct stream *st)
+{
+    if (st->fin_sent)
+        return;
+    st->fin_sent = true;
+    struct chunk *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->fin = true;
+    chan_send(st->chan, c, 0);
+}
+
+/* --- TCP connection set-up --- */
+
+struct handshake {
+    struct sock *client;
+    struct sockaddr_in dst;
+    struct vhost *server_host;
+};
+
+static struct sock *find_listener(struct vhost *h, const struct sockaddr_in *dst)
+{
+    uint32_t addr = dst->sin_addr.s_addr;
+    for (struct sock *o = h->bound; o; o = o->next_bound) {
+        if (o->type != SOCK_STREAM || o->state != SS_LISTENING || o->local.sin_port != dst->sin_port)
+            continue;
+        uint32_t la = o->local.sin_addr.s_addr;
+        if (la == htonl(INADDR_ANY) || la == addr || (is_loopback(la) && is_loopback(addr)))
+            return o;
+    }
+    return NULL;
+}
+
+static void handshake_main(void *arg)
+{
+    struct handshake *hs = arg;
+    struct sock *c = hs->client;
+    sim_host ch = c->host->sh, sh = hs->server_host->sh;
+    sim_sleep_for_ns(llround(sim_route_latency(ch, sh) * 1e9)); /* SYN */
+    struct sock *l = c->state == SS_CONNECTING ? find_listener(hs->server_host, &hs->dst) : NULL;
+    struct sock *srv = NULL;
+    if (l && l->nbacklog < l->backlog_max) {
+        struct file *f = sock_create(l->sup, hs->server_host, SOCK_STREAM);
+        srv = f->sock;
+        srv->opts = l->opts; /* inherited, as Linux does */
+        srv->state = SS_CONNECTED;
+        srv->local = l->local;
+        if (srv->local.sin_addr.s_addr == htonl(INADDR_ANY))
+            srv->local.sin_addr = hs->dst.sin_addr; /* the address the client asked for */
+        srv->peer = c->local;
+        c->tx = stream_new(c, srv);
+        c->rx = stream_new(srv, c);
+        srv->tx = c->rx;
+        srv->rx = c->tx;
+        l->backlog[l->nbacklog++] = srv;
+        notify(l);
+    }
+    sim_sleep_for_ns(llround(sim_route_latency(sh, ch) * 1e9)); /* SYN-ACK or RST */
+    if (c->state == SS_CONNECTING) {
+        if (srv) {
+            c->state = SS_CONNECTED;
+        } else {
+            c->state = SS_CLOSED;
+            c->error = ECONNREFUSED;
+        }
+        notify(c);
+    }
+    free(hs);
+    file_unref(c->file);
+}
+
+int sock_connect(struct sock *k, const struct sockaddr_in *a)
+{
+    if (a->sin_family == AF_UNSPEC && k->type == SOCK_DGRAM) { /* dissolve the association */
+        k->state = SS_UNCONNECTED;
+        memset(&k->peer, 0, sizeof k->peer);
+        return 0;
+    }
+    if (a->sin_family != AF_INET)
+        return -EAFNOSUPPORT;
+    struct vhost *dst = host_of(k, a->sin_addr.s_addr);
+    if (!dst || !sim_route_ok(k->host->sh, dst->sh))
+        return -ENETUNREACH;
+    if (k->type == SOCK_DGRAM) {
+        int r = autobind(k, a->sin_addr.s_addr);
+        if (r < 0)
+            return r;
+        k->peer = *a;
+        k->state = SS_CONNECTED;
+        return 0;
+    }
+    switch (k->state) {
+    case SS_CONNECTING:
+        return -EALREADY;
+    case SS_CONNECTED:
+        return -EISCONN;
+    case SS_LISTENING:
+    case SS_CLOSED:
+        return -EINVAL;
+    case SS_UNCONNECTED:
+        break;
+    }
+    int r = autobind(k, a->sin_addr.s_addr);
+    if (r < 0)
+        return r;
+    k->peer = *a;
+    if (k->peer.sin_addr.s_addr == htonl(INADDR_ANY))
+        k->peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    k->state = SS_CONNECTING;
+    struct handshake *hs = malloc(sizeof *hs);
+    if (!hs)
+        abort();
+    *hs = (struct handshake){k, k->peer, dst};
+    file_ref(k->file); /* the handshake holds the socket */
+    sim_spawn("tcp-handshake", k->host->sh, handshake_main, hs);
+    return -EINPROGRESS;
+}
+
+int sock_take_error(struct sock *k)
+{
+    int e = k->error;
+    k->error = 0;
+    return e;
+}
+
+int sock_listen(struct sock *k, int backlog)
+{
+    if (k->type != SOCK_STREAM)
+        return -EOPNOTSUPP;
+    if (k->state != SS_UNCONNECTED && k->state != SS_LISTENING)
+        return -EINVAL;
+    if (!k->bound) {
+        uint16_t port;
+        int r = ephemeral_port(k, htonl(INADDR_ANY), &port);
+        if (r < 0)
+            return r;
+        bind_to(k, htonl(INADDR_ANY), port);
+    } else if (k->state != SS_LISTENING) {
+        /* SO_REUSEADDR lets two sockets bind, not both listen. */
+        for (const struct sock *o = k->host->bound; o; o = o->next_bound)
+            if (o != k && o->type == SOCK_STREAM && o->state == SS_LISTENING && o->local.sin_port == k->local.sin_port &&
+                addr_overlap(o->local.sin_addr.s_addr, k->local.sin_addr.s_addr) &&
+                !(o->opts.reuseport && k->opts.reuseport))
+                return -EADDRINUSE;
+    }
+    size_t max = backlog < BACKLOG_MIN ? BACKLOG_MIN : (size_t)backlog;
+    if (max > 4096)
+        max = 4096;
+    if (max > k->backlog_max) {
+        struct sock **b = realloc(k->backlog, max * sizeof *b);
+        if (!b)
+            abort();
+        k->backlog = b;
+        k->backlog_max = max;
+    }
+    k->state = SS_LISTENING;
+    return 0;
+}
+
+struct file *sock_accept(struct sock *k)
+{
+    if (!k->nbacklog)
+        return NULL;
+    struct sock *c = k->backlog[0];
+    memmove(k->backlog, k->backlog + 1, --k->nbacklog * sizeof *k->backlog);
+    return c->file;
+}
+
+int sock_shutdown(struct sock *k, int how)
+{
+    if (how < SHUT_RD || how > SHUT_RDWR)
+        return -EINVAL;
+    if (k->state != SS_CONNECTED)
+        return -ENOTCONN;
+    if (how != SHUT_WR) {
+        k->rd_shut = true;
+    }
+    if (how != SHUT_RD) {
+        k->wr_shut = true;
+        if (k->tx)
+            stream_send_fin(k->tx);
+    }
+    notify(k);
+    return 0;
+}
+
+/* --- data --- */
+
+size_t sock_send_room(const struct sock *k)
+{
+    if (k->type == SOCK_DGRAM)
+        return 65507;
+    const struct stream *st = k->tx;
+    if (!st || k->state != SS_CONNECTED)
+        return 0;
+    size_t used = st->in_flight + st->rx.bytes;
+    size_t win = (size_t)k->opts.sndbuf;
+    return used >= win ? 0 : win - used;
+}
+
+static void udp_pump_main(void *arg)
+{
+    struct sock *k = arg;
+    sim_channel_bind_receiver(k->chan);
+    for (;;) {
+        struct chunk *c = chan_recv(k->chan);
+        if (k->dq.bytes + c->len > (size_t)k->opts.rcvbuf) {
+            free(c); /* receive queue full: dropped, as by the kernel */
+            continue;
+        }
+        chunkq_push(&k->dq, c);
+        notify(k);
+    }
+}
+
+static void udp_start_pump(struct sock *k)
+{
+    if (k->chan)
+        return;
+    k->chan = sim_channel_new();
+    k->pump = sim_spawn("udp-pump", k->host->sh, udp_pump_main, k);
+    sim_daemonize(k->pump);
+}
+
+static struct sock *find_udp(struct vhost *h, const struct sockaddr_in *dst)
+{
+    for (struct sock *o = h->bound; o; o = o->next_bound) {
+        if (o->type != SOCK_DGRAM || o->local.sin_port != dst->sin_port)
+            continue;
+        uint32_t la = o->local.sin_addr.s_addr;
+        if (la == htonl(INADDR_ANY) || la == dst->sin_addr.s_addr ||
+            (is_loopback(la) && is_loopback(dst->sin_addr.s_addr)))
+            return o;
+    }
+    return NULL;
+}
+
+ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_in *dest)
+{
+    if (k->type == SOCK_DGRAM) {
+        struct sockaddr_in to;
+        if (dest)
+            to = *dest;
+        else if (k->state == SS_CONNECTED)
+            to = k->peer;
+        else
+            return -EDESTADDRREQ;
+        if (len > 65507)
+            return -EMSGSIZE;
+        struct vhost *h = host_of(k, to.sin_addr.s_addr);
+        if (!h || !sim_route_ok(k->host->sh, h->sh))
+            return -ENETUNREACH;
+        int r = autobind(k, to.sin_addr.s_addr);
+        if (r < 0)
+            return r;
+        udp_start_pump(k);
+        struct sock *dst = find_udp(h, &to);
+        if (dst) {
+            udp_start_pump(dst);
+            struct chunk *c = malloc(sizeof *c + len);
+            if (!c)
+                abort();
+            *c = (struct chunk){.len = len, .from = k->local};
+            if (c->from.sin_addr.s_addr == htonl(INADDR_ANY))
+                c->from.sin_addr.s_addr = is_loopback(to.sin_addr.s_addr) ? htonl(INADDR_LOOPBACK) : k->host->addr;
+            memcpy(c->data, data, len);
+            chan_send(dst->chan, c, len);
+        }
+        return (ssize_t)len;
+    }
+    if (k->state != SS_CONNECTED || !k->tx)
+        return k->state == SS_CLOSED && k->peer.sin_port ? -EPIPE : -ENOTCONN;
+    if (k->wr_shut)
+        return -EPIPE;
+    if (!k->tx->to)
+        return -EPIPE; /* the peer closed: its kernel would answer RST */
+    struct stream *st = k->tx;
+    size_t done = 0;
+    while (done < len) {
+        size_t n = len - done < CHUNK_MAX ? len - done : CHUNK_MAX;
+        struct chunk *c = malloc(sizeof *c + n);
+        if (!c)
+            abort();
+        *c = (struct chunk){.len = n};
+        memcpy(c->data, (char *)data + done, n);
+        st->in_flight += n;
+        chan_send(st->chan, c, n);
+        done += n;
+    }
+    return (ssize_t)len;
+}
+
+bool sock_readable(const struct sock *k)
+{
+    if (k->type == SOCK_DGRAM)
+        return k->dq.count > 0 || k->error;
+    if (k->state == SS_LISTENING)
+        return k->nbacklog > 0;
+    if (k->error || k->rd_shut)
+        return true;
+    if (k->state != SS_CONNECTED || !k->rx)
+        return k->state == SS_CLOSED;
+    return k->rx->rx.bytes > 0 || k->rx->fin_arrived;
+}
+
+ssize_t sock_recv(struct sock *k, void *out, size_t len, bool peek, struct sockaddr_in *from, size_t *dgram_len)
+{
+    if (k->type == SOCK_DGRAM) {
+        struct chunk *c = k->dq.head;
+        if (!c)
+            return -EAGAIN;
+        size_t n = c->len < len ? c->len : len;
+        memcpy(out, c->data, n);
+        if (from)
+            *from = c->from;
+        if (dgram_len)
+            *dgram_len = c->len;
+        if (!peek)
+            free(chunkq_pop(&k->dq));
+        return (ssize_t)n;
+    }
+    if (k->error) {
+        int e = sock_take_error(k);
+        return -e;
+    }
+    if (k->rd_shut)
+        return 0;
+    if (k->state != SS_CONNECTED || !k->rx)
+        return k->state == SS_CLOSED ? 0 : -ENOTCONN;
+    struct stream *st = k->rx;
+    size_t done = 0;
+    struct chunk *c = st->rx.head;
+    size_t skip = 0; /* for peek: walk without consuming */
+    while (done < len && c) {
+        size_t avail = c->len - c->off - skip;
+        size_t n = len - done < avail ? len - done : avail;
+        memcpy((char *)out + done, c->data + c->off + skip, n);
+        done += n;
+        if (peek) {
+            skip += n;
+            if (skip == c->len - c->off) {
+                c = c->next;
+                skip = 0;
+            }
+            continue;
+        }
+        c->off += n;
+        st->rx.bytes -= n;
+        if (c->off == c->len) {
+            free(chunkq_pop(&st->rx)); /* nothing left in it to subtract */
+            c = st->rx.head;
+        }
+    }
+    if (done) {
+        if (!peek)
+            notify(st->from); /* window opened */
+        return (ssize_t)done;
+    }
+    if (st->fin_arrived)
+        return 0;
+    return -EAGAIN;
+}
+
+size_t sock_unread(const struct sock *k)
+{
+    if (k->type == SOCK_DGRAM)
+        return k->dq.head ? k->dq.head->len : 0;
+    return k->rx ? k->rx->rx.bytes : 0;
+}
+
+size_t sock_unsent(const struct sock *k) { return k->tx ? k->tx->in_flight : 0; }
+
+uint32_t sock_rtt_us(const struct sock *k)
+{
+    struct vhost *h = k->type == SOCK_STREAM && k->state == SS_CONNECTED ? host_of((struct sock *)k, k->peer.sin_addr.s_addr) : NULL;
+    if (!h)
+        return 0;
+    return (uint32_t)llround((sim_route_latency(k->host->sh, h->sh) + sim_route_latency(h->sh, k->host->sh)) * 1e6);
+}
+
+unsigned sock_poll(const struct sock *k)
+{
+    unsigned ev = 0;
+    if (k->type == SOCK_DGRAM) {
+        if (k->dq.count)
+            ev |= POLLIN | POLLRDNORM;
+        ev |= POLLOUT | POLLWRNORM;
+        if (k->error)
+            ev |= POLLERR;
+        return ev;
+    }
+    switch (k->state) {
+    case SS_LISTENING:
+        return k->nbacklog ? POLLIN | POLLRDNORM : 0;
+    case SS_CONNECTING:
+        return 0;
+    case SS_UNCONNECTED:
+        return POLLHUP;
+    case SS_CLOSED: /* as Linux after a failed connect: everything shut */
+        return POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP | POLLOUT | POLLWRNORM | (k->error ? POLLERR : 0);
+    case SS_CONNECTED:
+        break;
+    }
+    if (sock_readable(k))
+        ev |= POLLIN | POLLRDNORM;
+    bool peer_done = k->rx && k->rx->fin_arrived;
+    if (peer_done || k->rd_shut)
+        ev |= POLLRDHUP;
+    if (!k->wr_shut && (!k->tx || !k->tx->to))
+        ev |= POLLOUT | POLLWRNORM | POLLERR; /* writing fails at once */
+    else if (!k->wr_shut && sock_send_room(k))
+        ev |= POLLOUT | POLLWRNORM;
+    if (peer_done && k->wr_shut)
+        ev |= POLLHUP;
+    if (k->error)
+        ev |= POLLERR;
+    return ev;
+}
+
+void sock_release(struct sock *k)
+{
+    unbind(k);
+    if (k->type == SOCK_STREAM) {
+        if (k->tx) {
+            stream_send_fin(k->tx);
+            k->tx->from = NULL;
+            stream_put(k->tx);
+        }
+        if (k->rx) {
+            k->rx->to = NULL;
+            chunkq_clear(&k->rx->rx);
+            notify(k->rx->from); /* its writes now fail */
+            stream_put(k->rx);
+        }
+        /* Connections nobody accepted: the clients see a reset. */
+        for (size_t i = 0; i < k->nbacklog; i++)
+            file_unref(k->backlog[i]->file);
+        free(k->backlog);
+    } else {
+        if (k->pump)
+            sim_kill(k->pump);
+        chunkq_clear(&k->dq);
+        if (k->chan)
+            sim_channel_free(k->chan);
+    }
+    k->file = NULL;
+    free(k);
+}
+
+void sock_free_all(void)
+{
+    for (struct stream *st = all_streams, *next; st; st = next) {
+        next = st->all_next;
+        if (!st->freed) {
+            chunkq_clear(&st->rx);
+            sim_channel_free(st->chan);
+        }
+        free(st);
+    }
+    all_streams = NULL;
+    while (in_flight) {
+        struct chunk *c = in_flight;
+        flight_del(c);
+        free(c);
+    }
+}

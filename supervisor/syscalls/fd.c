@@ -1,0 +1,195 @@
+/* fd-based syscalls on emulated descriptors.  Only fds >= EMU_FD_BASE
+ * reach these handlers (dup2/dup3/close_range always do); anything that
+ * is not ours runs natively. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "../../filters/filter.h"
+#include "../mem.h"
+#include "io.h"
+
+#ifndef SIOCOUTQ
+#define SIOCOUTQ TIOCOUTQ
+#endif
+
+struct sysret sys_read(struct supervisor *s, struct task *t)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f)
+        return SYSRET_CONTINUE;
+    if (f->kind != FILE_SOCKET)
+        return SYSRET_ERRNO(EINVAL);
+    struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
+    return do_recv(s, t, f, &iov, 1, 0, 0, 0, NULL);
+}
+
+struct sysret sys_write(struct supervisor *s, struct task *t)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f)
+        return SYSRET_CONTINUE;
+    if (f->kind != FILE_SOCKET)
+        return SYSRET_ERRNO(EINVAL);
+    struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
+    return do_send(s, t, f, &iov, 1, 0, NULL);
+}
+
+struct sysret sys_readv(struct supervisor *s, struct task *t)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f)
+        return SYSRET_CONTINUE;
+    if (f->kind != FILE_SOCKET)
+        return SYSRET_ERRNO(EINVAL);
+    struct iovec iov[IO_IOV_MAX];
+    int r = iov_read(t, t->req.args[1], t->req.args[2], iov);
+    if (r < 0)
+        return SYSRET_ERRNO(-r);
+    return do_recv(s, t, f, iov, (int)t->req.args[2], 0, 0, 0, NULL);
+}
+
+struct sysret sys_writev(struct supervisor *s, struct task *t)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f)
+        return SYSRET_CONTINUE;
+    if (f->kind != FILE_SOCKET)
+        return SYSRET_ERRNO(EINVAL);
+    struct iovec iov[IO_IOV_MAX];
+    int r = iov_read(t, t->req.args[1], t->req.args[2], iov);
+    if (r < 0)
+        return SYSRET_ERRNO(-r);
+    return do_send(s, t, f, iov, (int)t->req.args[2], 0, NULL);
+}
+
+/* The kernel closes the placeholder; we drop our reference. */
+struct sysret sys_close(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    fd_clear(t, (int)t->req.args[0]);
+    return SYSRET_CONTINUE;
+}
+
+/* Duplicates of an emulated fd must stay >= EMU_FD_BASE to stay trapped:
+ * we choose the number (the lowest free one there) and install it. */
+static struct sysret dup_to(struct supervisor *s, struct task *t, struct file *f, int min, bool cloexec)
+{
+    int fd = fd_alloc(t, min);
+    if (fd < 0)
+        return SYSRET_ERRNO(-fd);
+    int r = fd_install(s, t, f, fd, cloexec);
+    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(fd);
+}
+
+struct sysret sys_dup(struct supervisor *s, struct task *t)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    return f ? dup_to(s, t, f, 0, false) : SYSRET_CONTINUE;
+}
+
+struct sysret sys_dup2(struct supervisor *s, struct task *t)
+{
+    int oldfd = (int)t->req.args[0], newfd = (int)t->req.args[1];
+    int flags = t->req.nr == __NR_dup3 ? (int)t->req.args[2] : 0;
+    struct file *f = fd_get(t, oldfd);
+    if (!f) {
+        /* A native file is about to replace what we had at newfd (if the
+         * kernel will accept the call). */
+        if (fd_get(t, newfd) && oldfd != newfd && !(flags & ~O_CLOEXEC) && fd_native_open(t, oldfd))
+            fd_clear(t, newfd);
+        return SYSRET_CONTINUE;
+    }
+    if (flags & ~O_CLOEXEC)
+        return SYSRET_ERRNO(EINVAL);
+    if (oldfd == newfd)
+        return t->req.nr == __NR_dup3 ? SYSRET_ERRNO(EINVAL) : SYSRET_VALUE(newfd);
+    if (newfd < EMU_FD_BASE) {
+        /* Below the trap line our object would be out of sight: refuse
+         * rather than hand the program a dead placeholder. */
+        log_msg("task %d: dup2 of an emulated socket to fd %d (< %d) is not supported", t->tid, newfd, EMU_FD_BASE);
+        return SYSRET_ERRNO(EINVAL);
+    }
+    int r = fd_install(s, t, f, newfd, flags & O_CLOEXEC);
+    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(newfd);
+}
+
+struct sysret sys_close_range(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    unsigned first = (unsigned)t->req.args[0], last = (unsigned)t->req.args[1];
+    unsigned flags = (unsigned)t->req.args[2];
+    if (first > last)
+        return SYSRET_CONTINUE; /* EINVAL from the kernel */
+    struct fdtable *tab = t->proc->fds;
+    for (size_t i = 0; i < tab->cap; i++) {
+        unsigned fd = (unsigned)(i + EMU_FD_BASE);
+        if (fd < first || fd > last || !tab->v[i].file)
+            continue;
+        if (flags & CLOSE_RANGE_CLOEXEC)
+            tab->v[i].cloexec = true;
+        else
+            fd_clear(t, (int)fd);
+    }
+    return SYSRET_CONTINUE;
+}
+
+struct sysret sys_fcntl(struct supervisor *s, struct task *t)
+{
+    int fd = (int)t->req.args[0], cmd = (int)t->req.args[1];
+    struct fd_entry *e = fd_entry(t, fd);
+    if (!e)
+        return SYSRET_CONTINUE;
+    struct file *f = e->file;
+    switch (cmd) {
+    case F_GETFL:
+        return SYSRET_VALUE(O_RDWR | f->status_flags);
+    case F_SETFL:
+        f->status_flags = (f->status_flags & ~O_NONBLOCK) | ((int)t->req.args[2] & O_NONBLOCK);
+        file_notify(f);
+        return SYSRET_VALUE(0);
+    case F_SETFD:
+        e->cloexec = t->req.args[2] & FD_CLOEXEC;
+        return SYSRET_CONTINUE; /* the placeholder's flag matters at exec */
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        if ((int)t->req.args[2] < 0)
+            return SYSRET_ERRNO(EINVAL);
+        return dup_to(s, t, f, (int)t->req.args[2], cmd == F_DUPFD_CLOEXEC);
+    default:
+        return SYSRET_CONTINUE; /* F_GETFD, locks, owners: the placeholder answers */
+    }
+}
+
+struct sysret sys_ioctl(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f || f->kind != FILE_SOCKET)
+        return SYSRET_CONTINUE;
+    unsigned long req = (unsigned long)t->req.args[1];
+    int v;
+    switch (req) {
+    case FIONREAD:
+        v = (int)sock_unread(f->sock);
+        break;
+    case SIOCOUTQ:
+        v = (int)sock_unsent(f->sock);
+        break;
+    case FIONBIO:
+        if (mem_read(t, t->req.args[2], &v, sizeof v) < 0)
+            return SYSRET_ERRNO(EFAULT);
+        f->status_flags = v ? f->status_flags | O_NONBLOCK : f->status_flags & ~O_NONBLOCK;
+        return SYSRET_VALUE(0);
+    default:
+        return SYSRET_CONTINUE; /* interface queries and the like: the placeholder */
+    }
+    if (sock_state(f->sock) == SS_LISTENING)
+        return SYSRET_ERRNO(EINVAL);
+    if (mem_write(t, t->req.args[2], &v, sizeof v) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
+}

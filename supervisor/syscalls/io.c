@@ -1,0 +1,242 @@
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../mem.h"
+
+#define IO_STEP (4u << 20) /* bytes copied per round, bounds our buffers */
+
+int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *out)
+{
+    if (count > IO_IOV_MAX)
+        return -EINVAL;
+    if (count && mem_read(t, addr, out, count * sizeof *out) < 0)
+        return -EFAULT;
+    size_t total = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        /* The kernel refuses a total that does not fit in ssize_t. */
+        if (out[i].iov_len > (size_t)SSIZE_MAX - total)
+            return -EINVAL;
+        total += out[i].iov_len;
+    }
+    return 0;
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* Copy between our buffer and the target's iovecs, from byte offset off. */
+static int iov_copy(const struct task *t, const struct iovec *iov, int n, size_t off, void *buf, size_t len, bool to_target)
+{
+    size_t done = 0;
+    for (int i = 0; i < n && done < len; i++) {
+        if (off >= iov[i].iov_len) {
+            off -= iov[i].iov_len;
+            continue;
+        }
+        size_t k = iov[i].iov_len - off;
+        if (k > len - done)
+            k = len - done;
+        uint64_t a = (uint64_t)(uintptr_t)iov[i].iov_base + off;
+        int r = to_target ? mem_write(t, a, (char *)buf + done, k) : mem_read(t, a, (char *)buf + done, k);
+        if (r < 0)
+            return r;
+        done += k;
+        off = 0;
+    }
+    return 0;
+}
+
+int64_t deadline_after(int64_t timeout_ns) { return timeout_ns > 0 ? sim_now_ns() + timeout_ns : -1; }
+
+bool wait_file(struct task *t, struct file *f, int64_t deadline)
+{
+    file_ref(f); /* another task may close it meanwhile */
+    waitlist_add(&f->waiters, t);
+    bool ok = task_block(t, deadline);
+    waitlist_remove(&f->waiters, t);
+    file_unref(f);
+    return ok;
+}
+
+static bool nonblocking(const struct file *f, int flags)
+{
+    return (f->status_flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
+}
+
+static struct sysret send_error(struct task *t, int flags, int err, size_t sent)
+{
+    if (sent)
+        return SYSRET_VALUE(sent);
+    if (err == EPIPE && !(flags & MSG_NOSIGNAL))
+        syscall(SYS_tgkill, t->proc->pid, t->tid, SIGPIPE);
+    return SYSRET_ERRNO(err);
+}
+
+struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
+                      int flags, const struct sockaddr_in *dest)
+{
+    (void)s;
+    struct sock *k = f->sock;
+    size_t total = iov_total(iov, niov), sent = 0;
+    int64_t deadline = deadline_after(sock_opts(k)->sndtimeo_ns);
+    if (sock_type(k) == SOCK_DGRAM) {
+        if (total > 65507)
+            return SYSRET_ERRNO(EMSGSIZE);
+        void *buf = malloc(total ? total : 1);
+        if (!buf)
+            return SYSRET_ERRNO(ENOMEM);
+        if (iov_copy(t, iov, niov, 0, buf, total, false) < 0) {
+            free(buf);
+            return SYSRET_ERRNO(EFAULT);
+        }
+        ssize_t r = sock_send(k, buf, total, dest);
+        free(buf);
+        return r < 0 ? send_error(t, flags, (int)-r, 0) : SYSRET_VALUE(r);
+    }
+    if (dest && sock_state(k) != SS_CONNECTED)
+        return SYSRET_ERRNO(sock_state(k) == SS_UNCONNECTED ? EPIPE : ENOTCONN);
+    while (sent < total || total == 0) {
+        if (sock_state(k) != SS_CONNECTED)
+            return send_error(t, flags, sock_state(k) == SS_CONNECTING ? EAGAIN : EPIPE, sent);
+        size_t room = sock_send_room(k);
+        if (!room) {
+            ssize_t probe = sock_send(k, NULL, 0, NULL); /* is the peer still there? */
+            if (probe < 0)
+                return send_error(t, flags, (int)-probe, sent);
+            if (nonblocking(f, flags))
+                return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EAGAIN);
+            if (!wait_file(t, f, deadline))
+                return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EINTR);
+            if (deadline >= 0 && sim_now_ns() >= deadline)
+                return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EAGAIN);
+            continue;
+        }
+        if (total == 0)
+            return SYSRET_VALUE(0);
+        size_t n = total - sent;
+        if (n > room)
+            n = room;
+        if (n > IO_STEP)
+            n = IO_STEP;
+        void *buf = malloc(n);
+        if (!buf)
+            return SYSRET_ERRNO(ENOMEM);
+        if (iov_copy(t, iov, niov, sent, buf, n, false) < 0) {
+            free(buf);
+            return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EFAULT);
+        }
+        ssize_t r = sock_send(k, buf, n, NULL);
+        free(buf);
+        if (r < 0)
+            return send_error(t, flags, (int)-r, sent);
+        sent += (size_t)r;
+    }
+    return SYSRET_VALUE(sent);
+}
+
+struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
+                      int flags, uint64_t from, uint64_t fromlen, int *msg_flags)
+{
+    (void)s;
+    struct sock *k = f->sock;
+    size_t total = iov_total(iov, niov), got = 0;
+    bool peek = flags & MSG_PEEK, waitall = (flags & MSG_WAITALL) && !peek && sock_type(k) == SOCK_STREAM;
+    int64_t deadline = deadline_after(sock_opts(k)->rcvtimeo_ns);
+    for (;;) {
+        if (sock_type(k) == SOCK_STREAM && sock_state(k) == SS_LISTENING)
+            return SYSRET_ERRNO(ENOTCONN);
+        if (sock_readable(k)) {
+            size_t want = total - got;
+            size_t avail = sock_unread(k);
+            size_t cap = want < avail ? want : avail;
+            if (sock_type(k) == SOCK_DGRAM)
+                cap = avail < want ? avail : want;
+            if (cap > IO_STEP)
+                cap = IO_STEP;
+            void *buf = malloc(cap ? cap : 1);
+            if (!buf)
+                return SYSRET_ERRNO(ENOMEM);
+            struct sockaddr_in src;
+            size_t dlen = 0;
+            ssize_t n = sock_recv(k, buf, cap, peek, &src, &dlen);
+            if (n < 0) {
+                free(buf);
+                if (n == -EAGAIN)
+                    goto block;
+                return got ? SYSRET_VALUE(got) : SYSRET_ERRNO((int)-n);
+            }
+            if (iov_copy(t, iov, niov, got, buf, (size_t)n, true) < 0) {
+                free(buf);
+                return SYSRET_ERRNO(EFAULT);
+            }
+            free(buf);
+            got += (size_t)n;
+            if (sock_type(k) == SOCK_DGRAM) {
+                if (from && put_sockaddr(t, from, fromlen, &src) < 0)
+                    return SYSRET_ERRNO(EFAULT);
+                if (dlen > got && msg_flags)
+                    *msg_flags |= MSG_TRUNC;
+                return SYSRET_VALUE((flags & MSG_TRUNC) ? dlen : got);
+            }
+            if (from) /* TCP: no address, length 0 */
+                put_sockaddr(t, 0, fromlen, NULL);
+            if (n == 0 || !waitall || got == total)
+                return SYSRET_VALUE(got);
+            continue;
+        }
+    block:
+        if (total == 0)
+            return SYSRET_VALUE(0);
+        if (nonblocking(f, flags))
+            return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EAGAIN);
+        if (!wait_file(t, f, deadline))
+            return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EINTR);
+        if (deadline >= 0 && sim_now_ns() >= deadline && !sock_readable(k))
+            return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EAGAIN);
+    }
+}
+
+int put_sockaddr(const struct task *t, uint64_t addr, uint64_t addrlen_ptr, const struct sockaddr_in *a)
+{
+    if (!addrlen_ptr)
+        return addr ? -EFAULT : 0;
+    int32_t len;
+    if (mem_read(t, addrlen_ptr, &len, sizeof len) < 0)
+        return -EFAULT;
+    if (len < 0)
+        return -EINVAL;
+    int32_t real = a ? (int32_t)sizeof *a : 0;
+    if (a && addr && len > 0 && mem_write(t, addr, a, (size_t)(len < real ? len : real)) < 0)
+        return -EFAULT;
+    return mem_write(t, addrlen_ptr, &real, sizeof real) < 0 ? -EFAULT : 0;
+}
+
+int get_sockaddr(const struct task *t, uint64_t addr, uint64_t len, struct sockaddr_in *a)
+{
+    if ((int64_t)(int32_t)len < (int64_t)sizeof(sa_family_t) || len > 128)
+        return -EINVAL;
+    memset(a, 0, sizeof *a);
+    size_t n = len < sizeof *a ? len : sizeof *a;
+    if (mem_read(t, addr, a, n) < 0)
+        return -EFAULT;
+    if (a->sin_family == AF_UNSPEC)
+        return 0;
+    if (a->sin_family != AF_INET)
+        return -EAFNOSUPPORT;
+    if (len < sizeof *a)
+        return -EINVAL;
+    return 0;
+}

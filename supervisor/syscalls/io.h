@@ -1,0 +1,36 @@
+/* Shared by the fd, net and poll handlers: target iovecs, blocking on
+ * files, and the send/recv paths every data syscall funnels into. */
+#pragma once
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "../file.h"
+#include "../socket.h"
+#include "handlers.h"
+
+#define IO_IOV_MAX 1024
+
+/* Read the target's iovec array (bounded; EFAULT/EINVAL as Linux). */
+int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *out);
+/* A single buffer as an iovec (read/write/send/recv). */
+#define IOV1(addr, len) ((struct iovec){(void *)(uintptr_t)(addr), (size_t)(len)})
+
+/* Wait until f changes (or deadline, ns of simulated time, -1 none).
+ * false: abandon the syscall (killed, interrupted). */
+bool wait_file(struct task *t, struct file *f, int64_t deadline);
+/* Deadline for a blocking call with timeout ns (0 = none). */
+int64_t deadline_after(int64_t timeout_ns);
+
+struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
+                      int flags, const struct sockaddr_in *dest);
+/* from/fromlen: target addresses for the sender's address (0 = none);
+ * msg_flags: where to OR MSG_TRUNC (NULL = nowhere). */
+struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
+                      int flags, uint64_t from, uint64_t fromlen, int *msg_flags);
+
+/* Copy a sockaddr_in out the way the kernel does (truncate to *addrlen,
+ * write back the real length).  0 or -EFAULT/-EINVAL. */
+int put_sockaddr(const struct task *t, uint64_t addr, uint64_t addrlen_ptr, const struct sockaddr_in *a);
+/* Read and validate a sockaddr_in from the target. */
+int get_sockaddr(const struct task *t, uint64_t addr, uint64_t len, struct sockaddr_in *a);
