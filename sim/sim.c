@@ -162,6 +162,7 @@ bool sim_route_ok(sim_host a, sim_host b)
 }
 
 double sim_route_latency(sim_host a, sim_host b) { return sg_host_get_route_latency((sg_host_t)a, (sg_host_t)b); }
+double sim_route_bandwidth(sim_host a, sim_host b) { return sg_host_get_route_bandwidth((sg_host_t)a, (sg_host_t)b); }
 
 struct sim_channel {
     char name[32];

@@ -41,6 +41,7 @@ struct sim_channel;
 /* Is there a route from a to b?  (SimGrid crashes on a missing one.) */
 bool sim_route_ok(sim_host a, sim_host b);
 double sim_route_latency(sim_host a, sim_host b);
+double sim_route_bandwidth(sim_host a, sim_host b); /* bytes/s */
 struct sim_channel *sim_channel_new(void);
 /* In the receiving actor, before the first send: transfers start at once. */
 void sim_channel_bind_receiver(struct sim_channel *c);

@@ -163,6 +163,21 @@ void proc_adopt_children(struct supervisor *s, struct proc *p)
 
 void task_wake(struct task *t) { sim_waitq_wake(t->wake); }
 
+#define SPIN_FIRST_NS 1000     /* 1 µs */
+#define SPIN_MAX_NS 1000000    /* 1 ms */
+
+void task_charge_spin(struct task *t)
+{
+    t->spin_ns = t->spin_ns ? t->spin_ns * 2 : SPIN_FIRST_NS;
+    if (t->spin_ns > SPIN_MAX_NS)
+        t->spin_ns = SPIN_MAX_NS;
+    int64_t until = sim_now_ns() + t->spin_ns;
+    while (sim_now_ns() < until && task_block(t, until))
+        ;
+}
+
+void task_waited(struct task *t) { t->spin_ns = 0; }
+
 void proc_wake_all(struct proc *p)
 {
     for (struct task *t = p->tasks; t; t = t->next_in_proc)
@@ -248,6 +263,7 @@ void group_kill(struct supervisor *s, struct group *g, const char *why)
     if (g->killed || g->init_pidfd < 0)
         return;
     g->killed = true;
+    g->kill_reason = why;
     g->kill_ns = sim_now_ns();
     log_msg("%s: killing %s (%s)", g->host->name, g->name, why);
     /* The reaper is PID 1 of the namespace: the kernel kills the rest. */

@@ -42,8 +42,19 @@ void waitlist_remove(struct waitlist *w, struct task *t)
 
 void waitlist_wake(struct waitlist *w)
 {
-    for (size_t i = 0; i < w->n; i++)
-        task_wake(w->v[i]);
+    /* A wake-up is a simcall: other actors run during it and change the
+     * list (or free the file holding it).  Wake from a copy. */
+    size_t n = w->n;
+    if (!n)
+        return;
+    struct task *small[16], **v = n <= 16 ? small : malloc(n * sizeof *v);
+    if (!v)
+        abort();
+    memcpy(v, w->v, n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        task_wake(v[i]);
+    if (v != small)
+        free(v);
 }
 
 void waitlist_free(struct waitlist *w)

@@ -19,8 +19,8 @@ void group_outcome(const struct group *g, char *buf, size_t len)
         snprintf(buf, len, "exited %d", WEXITSTATUS(g->status));
         break;
     case END_SIGNALED:
-        snprintf(buf, len, "killed by SIG%s%s", sigabbrev_np(WTERMSIG(g->status)) ?: "?",
-                 g->killed ? " (kill_time)" : "");
+        snprintf(buf, len, "killed by SIG%s%s%s%s", sigabbrev_np(WTERMSIG(g->status)) ?: "?",
+                 g->killed ? " (" : "", g->killed ? g->kill_reason : "", g->killed ? ")" : "");
         break;
     case END_LAUNCH_FAILED:
         snprintf(buf, len, "failed to launch");
@@ -91,7 +91,7 @@ int report_stats(const struct supervisor *s, const char *path, double wall_s)
         else
             fprintf(f, "\"exit_status\": null, \"signal\": null");
         fprintf(f, ", \"killed_at_kill_time\": %s, \"start_time\": %.9f, \"end_time\": %.9f, \"stdout\": ",
-                g->killed ? "true" : "false", g->spec->start_time, (double)g->end_ns / 1e9);
+                g->killed && !strcmp(g->kill_reason, "kill_time") ? "true" : "false", g->spec->start_time, (double)g->end_ns / 1e9);
         json_string(f, g->stdout_path);
         fprintf(f, ", \"stderr\": ");
         json_string(f, g->stderr_path);

@@ -31,6 +31,7 @@
 #define EPHEMERAL_LO 32768
 #define EPHEMERAL_HI 60999
 #define BACKLOG_MIN 128
+#define MIN_WINDOW (64 << 10)
 
 struct chunk {
     struct chunk *fl_prev, *fl_next; /* in flight: SimGrid holds it */
@@ -82,6 +83,7 @@ static void chunkq_clear(struct chunkq *q)
 /* One direction of a TCP connection. */
 struct stream {
     struct sock *from, *to;   /* NULL once that end is closed */
+    size_t window;            /* bytes in flight + unread the sender may have */
     struct sim_channel *chan;
     sim_actor pump;
     struct chunkq rx;         /* arrived, unread (at `to`) */
@@ -96,6 +98,7 @@ struct sock {
     struct supervisor *sup;
     struct vhost *host;
     struct file *file;
+    int family;
     int type;
     enum sock_state state;
     struct sock_opts opts;
@@ -150,16 +153,18 @@ static struct chunk *chan_recv(struct sim_channel *ch)
 }
 
 int sock_type(const struct sock *k) { return k->type; }
+int sock_family(const struct sock *k) { return k->family; }
 enum sock_state sock_state(const struct sock *k) { return k->state; }
 struct sock_opts *sock_opts(struct sock *k) { return &k->opts; }
 
-struct file *sock_create(struct supervisor *s, struct vhost *h, int type)
+struct file *sock_create(struct supervisor *s, struct vhost *h, int family, int type)
 {
     struct sock *k = calloc(1, sizeof *k);
     if (!k)
         abort();
     k->sup = s;
     k->host = h;
+    k->family = family;
     k->type = type;
     k->opts.sndbuf = DEFAULT_SNDBUF;
     k->opts.rcvbuf = type == SOCK_STREAM ? DEFAULT_RCVBUF : UDP_DEFAULT_RCVBUF;
@@ -201,7 +206,9 @@ static bool port_conflict(const struct sock *k, uint32_t addr, uint16_t port)
             continue;
         if (k->opts.reuseport && o->opts.reuseport)
             continue;
-        if (k->type == SOCK_STREAM && k->opts.reuseaddr && o->opts.reuseaddr && o->state != SS_LISTENING)
+        /* SO_REUSEADDR: TCP may share a port while nobody listens on it,
+         * UDP always (the best match gets each datagram). */
+        if (k->opts.reuseaddr && o->opts.reuseaddr && (k->type == SOCK_DGRAM || o->state != SS_LISTENING))
             continue;
         return true;
     }
@@ -329,6 +336,22 @@ static void pump_main(void *arg)
     stream_put(st);
 }
 
+/* Like Linux's autotuning, a window of about twice the bandwidth-delay
+ * product fills the route without piling up megabytes the link has not
+ * carried yet (a sender would count them as sent).  An SO_SNDBUF set by
+ * the program is used as is, as Linux then stops autotuning. */
+static size_t stream_window(const struct sock *from, const struct sock *to)
+{
+    if (from->opts.sndbuf_set)
+        return (size_t)from->opts.sndbuf;
+    double rtt = sim_route_latency(from->host->sh, to->host->sh) + sim_route_latency(to->host->sh, from->host->sh);
+    double bw = sim_route_bandwidth(from->host->sh, to->host->sh);
+    double w = 4 * bw * rtt;
+    if (!(w >= MIN_WINDOW)) /* also NaN, for an empty loopback route */
+        w = MIN_WINDOW;
+    return w < (double)from->opts.sndbuf ? (size_t)w : (size_t)from->opts.sndbuf;
+}
+
 static struct stream *stream_new(struct sock *from, struct sock *to)
 {
     struct stream *st = calloc(1, sizeof *st);
@@ -336,6 +359,7 @@ static struct stream *stream_new(struct sock *from, struct sock *to)
         abort();
     st->from = from;
     st->to = to;
+    st->window = stream_window(from, to);
     st->chan = sim_channel_new();
     st->refs = 3;
     st->all_next = all_streams;
@@ -371,6 +395,8 @@ static struct sock *find_listener(struct vhost *h, const struct sockaddr_in *dst
     for (struct sock *o = h->bound; o; o = o->next_bound) {
         if (o->type != SOCK_STREAM || o->state != SS_LISTENING || o->local.sin_port != dst->sin_port)
             continue;
+        if (o->family == AF_INET6 && o->opts.v6only)
+            continue; /* every connection here is IPv4 underneath */
         uint32_t la = o->local.sin_addr.s_addr;
         if (la == htonl(INADDR_ANY) || la == addr || (is_loopback(la) && is_loopback(addr)))
             return o;
@@ -387,7 +413,7 @@ static void handshake_main(void *arg)
     struct sock *l = c->state == SS_CONNECTING ? find_listener(hs->server_host, &hs->dst) : NULL;
     struct sock *srv = NULL;
     if (l && l->nbacklog < l->backlog_max) {
-        struct file *f = sock_create(l->sup, hs->server_host, SOCK_STREAM);
+        struct file *f = sock_create(l->sup, hs->server_host, l->family, SOCK_STREAM);
         srv = f->sock;
         srv->opts = l->opts; /* inherited, as Linux does */
         srv->state = SS_CONNECTED;
@@ -541,7 +567,7 @@ size_t sock_send_room(const struct sock *k)
     if (!st || k->state != SS_CONNECTED)
         return 0;
     size_t used = st->in_flight + st->rx.bytes;
-    size_t win = (size_t)k->opts.sndbuf;
+    size_t win = st->window;
     return used >= win ? 0 : win - used;
 }
 
@@ -569,17 +595,26 @@ static void udp_start_pump(struct sock *k)
     sim_daemonize(k->pump);
 }
 
-static struct sock *find_udp(struct vhost *h, const struct sockaddr_in *dst)
+/* The socket a datagram from src to dst goes to: as Linux, a socket
+ * connected to src wins over one that is only bound. */
+static struct sock *find_udp(struct vhost *h, const struct sockaddr_in *dst, const struct sockaddr_in *src)
 {
+    struct sock *bound_only = NULL;
     for (struct sock *o = h->bound; o; o = o->next_bound) {
         if (o->type != SOCK_DGRAM || o->local.sin_port != dst->sin_port)
             continue;
         uint32_t la = o->local.sin_addr.s_addr;
-        if (la == htonl(INADDR_ANY) || la == dst->sin_addr.s_addr ||
-            (is_loopback(la) && is_loopback(dst->sin_addr.s_addr)))
-            return o;
+        if (!(la == htonl(INADDR_ANY) || la == dst->sin_addr.s_addr ||
+              (is_loopback(la) && is_loopback(dst->sin_addr.s_addr))))
+            continue;
+        if (o->state == SS_CONNECTED) {
+            if (o->peer.sin_port == src->sin_port && o->peer.sin_addr.s_addr == src->sin_addr.s_addr)
+                return o;
+        } else if (!bound_only) {
+            bound_only = o;
+        }
     }
-    return NULL;
+    return bound_only;
 }
 
 ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_in *dest)
@@ -601,15 +636,16 @@ ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_
         if (r < 0)
             return r;
         udp_start_pump(k);
-        struct sock *dst = find_udp(h, &to);
+        struct sockaddr_in src = k->local;
+        if (src.sin_addr.s_addr == htonl(INADDR_ANY))
+            src.sin_addr.s_addr = is_loopback(to.sin_addr.s_addr) ? htonl(INADDR_LOOPBACK) : k->host->addr;
+        struct sock *dst = find_udp(h, &to, &src);
         if (dst) {
             udp_start_pump(dst);
             struct chunk *c = malloc(sizeof *c + len);
             if (!c)
                 abort();
-            *c = (struct chunk){.len = len, .from = k->local};
-            if (c->from.sin_addr.s_addr == htonl(INADDR_ANY))
-                c->from.sin_addr.s_addr = is_loopback(to.sin_addr.s_addr) ? htonl(INADDR_LOOPBACK) : k->host->addr;
+            *c = (struct chunk){.len = len, .from = src};
             memcpy(c->data, data, len);
             chan_send(dst->chan, c, len);
         }

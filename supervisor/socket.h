@@ -22,16 +22,20 @@ enum sock_state {
 };
 
 struct sock_opts {
-    bool reuseaddr, reuseport, keepalive, nodelay, broadcast, linger_on;
+    bool reuseaddr, reuseport, keepalive, nodelay, broadcast, linger_on, v6only;
+    bool sndbuf_set;      /* by the program: no autotuning */
     int linger_s;
     int sndbuf, rcvbuf;
     int64_t rcvtimeo_ns, sndtimeo_ns; /* 0 = none */
 };
 
-/* Create a socket of type SOCK_STREAM or SOCK_DGRAM on host h, with its
- * file (refs = 1). */
-struct file *sock_create(struct supervisor *s, struct vhost *h, int type);
+/* Create a socket of family AF_INET or AF_INET6, type SOCK_STREAM or
+ * SOCK_DGRAM, on host h, with its file (refs = 1).  An AF_INET6 socket
+ * speaks IPv4 underneath: :: is any, ::1 is loopback, ::ffff:a.b.c.d is
+ * a.b.c.d (dual stack, as Linux by default). */
+struct file *sock_create(struct supervisor *s, struct vhost *h, int family, int type);
 int sock_type(const struct sock *k);
+int sock_family(const struct sock *k);
 enum sock_state sock_state(const struct sock *k);
 struct sock_opts *sock_opts(struct sock *k);
 void sock_release(struct sock *k);

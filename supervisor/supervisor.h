@@ -81,6 +81,7 @@ struct group {
     int64_t end_ns;
     bool started;          /* start_time reached */
     bool killed;           /* by kill_time, the hang detector or an interrupt */
+    const char *kill_reason;
     int64_t kill_ns;       /* simulated time of the kill */
     struct proc *procs;    /* every process of the group, newest first */
 };
@@ -119,6 +120,7 @@ struct task {
     bool dead;
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
     bool finished;         /* bookkeeping of its death done */
+    int64_t spin_ns;       /* simulated cost of the next non-blocking poll/EAGAIN */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     struct task *hash_next;
     struct task *next_in_proc;
@@ -153,6 +155,11 @@ void core_start_group(struct supervisor *s, struct group *g, pid_t main_pid);
  * interrupted): the caller returns at once. */
 bool task_block(struct task *t, int64_t deadline);
 void task_wake(struct task *t);
+/* A poll that returned at once, or an EAGAIN: costs simulated time,
+ * doubling while the task keeps spinning (so a busy loop on readiness
+ * lets time pass), reset when it really waits (task_waited). */
+void task_charge_spin(struct task *t);
+void task_waited(struct task *t);
 void proc_wake_all(struct proc *p);
 void group_kill(struct supervisor *s, struct group *g, const char *why);
 struct task *task_find(struct supervisor *s, pid_t tid);

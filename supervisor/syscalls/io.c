@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ int64_t deadline_after(int64_t timeout_ns) { return timeout_ns > 0 ? sim_now_ns(
 
 bool wait_file(struct task *t, struct file *f, int64_t deadline)
 {
+    task_waited(t);
     file_ref(f); /* another task may close it meanwhile */
     waitlist_add(&f->waiters, t);
     bool ok = task_block(t, deadline);
@@ -116,8 +118,11 @@ struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, cons
             ssize_t probe = sock_send(k, NULL, 0, NULL); /* is the peer still there? */
             if (probe < 0)
                 return send_error(t, flags, (int)-probe, sent);
-            if (nonblocking(f, flags))
+            if (nonblocking(f, flags)) {
+                if (!sent)
+                    task_charge_spin(t);
                 return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EAGAIN);
+            }
             if (!wait_file(t, f, deadline))
                 return sent ? SYSRET_VALUE(sent) : SYSRET_ERRNO(EINTR);
             if (deadline >= 0 && sim_now_ns() >= deadline)
@@ -185,14 +190,14 @@ struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, cons
             free(buf);
             got += (size_t)n;
             if (sock_type(k) == SOCK_DGRAM) {
-                if (from && put_sockaddr(t, from, fromlen, &src) < 0)
+                if (from && put_sockaddr(t, k, from, fromlen, &src) < 0)
                     return SYSRET_ERRNO(EFAULT);
                 if (dlen > got && msg_flags)
                     *msg_flags |= MSG_TRUNC;
                 return SYSRET_VALUE((flags & MSG_TRUNC) ? dlen : got);
             }
             if (from) /* TCP: no address, length 0 */
-                put_sockaddr(t, 0, fromlen, NULL);
+                put_sockaddr(t, k, 0, fromlen, NULL);
             if (n == 0 || !waitall || got == total)
                 return SYSRET_VALUE(got);
             continue;
@@ -200,8 +205,11 @@ struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, cons
     block:
         if (total == 0)
             return SYSRET_VALUE(0);
-        if (nonblocking(f, flags))
+        if (nonblocking(f, flags)) {
+            if (!got)
+                task_charge_spin(t);
             return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EAGAIN);
+        }
         if (!wait_file(t, f, deadline))
             return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EINTR);
         if (deadline >= 0 && sim_now_ns() >= deadline && !sock_readable(k))
@@ -209,7 +217,8 @@ struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, cons
     }
 }
 
-int put_sockaddr(const struct task *t, uint64_t addr, uint64_t addrlen_ptr, const struct sockaddr_in *a)
+int put_sockaddr(const struct task *t, const struct sock *k, uint64_t addr, uint64_t addrlen_ptr,
+                 const struct sockaddr_in *a)
 {
     if (!addrlen_ptr)
         return addr ? -EFAULT : 0;
@@ -218,25 +227,69 @@ int put_sockaddr(const struct task *t, uint64_t addr, uint64_t addrlen_ptr, cons
         return -EFAULT;
     if (len < 0)
         return -EINVAL;
-    int32_t real = a ? (int32_t)sizeof *a : 0;
-    if (a && addr && len > 0 && mem_write(t, addr, a, (size_t)(len < real ? len : real)) < 0)
+    union {
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } out;
+    memset(&out, 0, sizeof out);
+    int32_t real = 0;
+    if (a && sock_family(k) == AF_INET6) {
+        out.in6.sin6_family = AF_INET6;
+        out.in6.sin6_port = a->sin_port;
+        if (a->sin_addr.s_addr != htonl(INADDR_ANY)) {
+            out.in6.sin6_addr.s6_addr[10] = out.in6.sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&out.in6.sin6_addr.s6_addr[12], &a->sin_addr, 4);
+        }
+        real = sizeof out.in6;
+    } else if (a) {
+        out.in = *a;
+        out.in.sin_family = AF_INET;
+        real = sizeof out.in;
+    }
+    if (a && addr && len > 0 && mem_write(t, addr, &out, (size_t)(len < real ? len : real)) < 0)
         return -EFAULT;
     return mem_write(t, addrlen_ptr, &real, sizeof real) < 0 ? -EFAULT : 0;
 }
 
-int get_sockaddr(const struct task *t, uint64_t addr, uint64_t len, struct sockaddr_in *a)
+int get_sockaddr(const struct task *t, const struct sock *k, uint64_t addr, uint64_t len, struct sockaddr_in *a)
 {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } u;
     if ((int64_t)(int32_t)len < (int64_t)sizeof(sa_family_t) || len > 128)
         return -EINVAL;
+    memset(&u, 0, sizeof u);
     memset(a, 0, sizeof *a);
-    size_t n = len < sizeof *a ? len : sizeof *a;
-    if (mem_read(t, addr, a, n) < 0)
+    if (mem_read(t, addr, &u, len < sizeof u ? len : sizeof u) < 0)
         return -EFAULT;
-    if (a->sin_family == AF_UNSPEC)
+    a->sin_family = u.sa.sa_family;
+    if (u.sa.sa_family == AF_UNSPEC)
         return 0;
-    if (a->sin_family != AF_INET)
+    if (u.sa.sa_family == AF_INET) {
+        if (len < sizeof u.in)
+            return -EINVAL;
+        if (sock_family(k) == AF_INET6)
+            return -EAFNOSUPPORT; /* Linux: an AF_INET6 socket wants sockaddr_in6 */
+        *a = u.in;
+        return 0;
+    }
+    if (u.sa.sa_family != AF_INET6 || sock_family(k) != AF_INET6)
         return -EAFNOSUPPORT;
-    if (len < sizeof *a)
+    if (len < sizeof u.in6)
         return -EINVAL;
+    const uint8_t *b = u.in6.sin6_addr.s6_addr;
+    static const uint8_t any[16], loop[16] = {[15] = 1}, mapped[12] = {[10] = 0xff, [11] = 0xff};
+    a->sin_family = AF_INET;
+    a->sin_port = u.in6.sin6_port;
+    if (!memcmp(b, any, 16))
+        a->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!memcmp(b, loop, 16))
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (!memcmp(b, mapped, 12))
+        memcpy(&a->sin_addr, b + 12, 4);
+    else
+        return -ENETUNREACH; /* a real IPv6 address: no such network here */
     return 0;
 }

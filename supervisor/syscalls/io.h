@@ -29,8 +29,11 @@ struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, cons
 struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, uint64_t from, uint64_t fromlen, int *msg_flags);
 
-/* Copy a sockaddr_in out the way the kernel does (truncate to *addrlen,
- * write back the real length).  0 or -EFAULT/-EINVAL. */
-int put_sockaddr(const struct task *t, uint64_t addr, uint64_t addrlen_ptr, const struct sockaddr_in *a);
-/* Read and validate a sockaddr_in from the target. */
-int get_sockaddr(const struct task *t, uint64_t addr, uint64_t len, struct sockaddr_in *a);
+/* Copy an address out the way the kernel does (truncate to *addrlen,
+ * write back the real length), as a sockaddr_in6 for an AF_INET6 socket.
+ * 0 or -EFAULT/-EINVAL. */
+int put_sockaddr(const struct task *t, const struct sock *k, uint64_t addr, uint64_t addrlen_ptr,
+                 const struct sockaddr_in *a);
+/* Read and validate an address for socket k (AF_INET6 ones mapped to
+ * IPv4; -ENETUNREACH for an IPv6 address that is not). */
+int get_sockaddr(const struct task *t, const struct sock *k, uint64_t addr, uint64_t len, struct sockaddr_in *a);

@@ -34,7 +34,7 @@ struct sysret sys_socket(struct supervisor *s, struct task *t)
 {
     int domain = (int)t->req.args[0], type = (int)t->req.args[1], proto = (int)t->req.args[2];
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return SYSRET_CONTINUE;
     if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
         return SYSRET_ERRNO(EINVAL);
@@ -45,7 +45,7 @@ struct sysret sys_socket(struct supervisor *s, struct task *t)
     int fd = fd_alloc(t, 0);
     if (fd < 0)
         return SYSRET_ERRNO(-fd);
-    struct file *f = sock_create(s, t->proc->g->host, base);
+    struct file *f = sock_create(s, t->proc->g->host, domain, base);
     if (type & SOCK_NONBLOCK)
         f->status_flags |= O_NONBLOCK;
     int r = fd_install(s, t, f, fd, type & SOCK_CLOEXEC);
@@ -58,9 +58,9 @@ struct sysret sys_bind(struct supervisor *s, struct task *t)
     (void)s;
     SOCK_OR_NATIVE(f, t, t->req.args[0]);
     struct sockaddr_in a;
-    int r = get_sockaddr(t, t->req.args[1], t->req.args[2], &a);
+    int r = get_sockaddr(t, f->sock, t->req.args[1], t->req.args[2], &a);
     if (r < 0)
-        return SYSRET_ERRNO(-r);
+        return SYSRET_ERRNO(r == -ENETUNREACH ? EADDRNOTAVAIL : -r);
     if (a.sin_family != AF_INET)
         return SYSRET_ERRNO(EAFNOSUPPORT);
     r = sock_bind(f->sock, &a);
@@ -89,8 +89,10 @@ struct sysret sys_accept(struct supervisor *s, struct task *t)
     int64_t deadline = deadline_after(sock_opts(k)->rcvtimeo_ns);
     struct file *c;
     while (!(c = sock_accept(k))) {
-        if (f->status_flags & O_NONBLOCK)
+        if (f->status_flags & O_NONBLOCK) {
+            task_charge_spin(t);
             return SYSRET_ERRNO(EAGAIN);
+        }
         if (!wait_file(t, f, deadline))
             return SYSRET_ERRNO(EINTR);
         if (deadline >= 0 && sim_now_ns() >= deadline)
@@ -106,7 +108,7 @@ struct sysret sys_accept(struct supervisor *s, struct task *t)
     if (fd < 0)
         return SYSRET_ERRNO(-fd);
     struct sockaddr_in peer;
-    if (t->req.args[1] && sock_peer(c->sock, &peer) && put_sockaddr(t, t->req.args[1], t->req.args[2], &peer) < 0)
+    if (t->req.args[1] && sock_peer(c->sock, &peer) && put_sockaddr(t, c->sock, t->req.args[1], t->req.args[2], &peer) < 0)
         return SYSRET_ERRNO(EFAULT); /* as Linux: the connection is lost to the caller */
     return SYSRET_VALUE(fd);
 }
@@ -116,10 +118,10 @@ struct sysret sys_connect(struct supervisor *s, struct task *t)
     (void)s;
     SOCK_OR_NATIVE(f, t, t->req.args[0]);
     struct sockaddr_in a;
-    int r = get_sockaddr(t, t->req.args[1], t->req.args[2], &a);
+    struct sock *k = f->sock;
+    int r = get_sockaddr(t, k, t->req.args[1], t->req.args[2], &a);
     if (r < 0)
         return SYSRET_ERRNO(-r);
-    struct sock *k = f->sock;
     r = sock_connect(k, &a);
     if (r != -EINPROGRESS)
         return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
@@ -150,7 +152,7 @@ struct sysret sys_getsockname(struct supervisor *s, struct task *t)
     SOCK_OR_NATIVE(f, t, t->req.args[0]);
     struct sockaddr_in a;
     sock_local(f->sock, &a);
-    int r = put_sockaddr(t, t->req.args[1], t->req.args[2] ? t->req.args[2] : 1, &a);
+    int r = put_sockaddr(t, f->sock, t->req.args[1], t->req.args[2] ? t->req.args[2] : 1, &a);
     return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
 }
 
@@ -161,7 +163,7 @@ struct sysret sys_getpeername(struct supervisor *s, struct task *t)
     struct sockaddr_in a;
     if (!sock_peer(f->sock, &a))
         return SYSRET_ERRNO(ENOTCONN);
-    int r = put_sockaddr(t, t->req.args[1], t->req.args[2] ? t->req.args[2] : 1, &a);
+    int r = put_sockaddr(t, f->sock, t->req.args[1], t->req.args[2] ? t->req.args[2] : 1, &a);
     return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
 }
 
@@ -211,7 +213,7 @@ struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
         o->linger_s = l.l_linger;
         return SYSRET_VALUE(0);
     }
-    if (level == SOL_SOCKET || level == IPPROTO_TCP) {
+    if (level == SOL_SOCKET || level == IPPROTO_TCP || (level == IPPROTO_IPV6 && name == IPV6_V6ONLY)) {
         r = get_int_opt(t, val, len, &v);
         if (r < 0)
             return SYSRET_ERRNO(r == -EINVAL ? EINVAL : EFAULT);
@@ -223,12 +225,16 @@ struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
         case SO_KEEPALIVE: o->keepalive = v; break;
         case SO_BROADCAST: o->broadcast = v; break;
         /* Linux doubles the value (bookkeeping overhead), with a floor. */
-        case SO_SNDBUF: case SO_SNDBUFFORCE: o->sndbuf = v < 2304 ? 4608 : 2 * v; break;
+        case SO_SNDBUF: case SO_SNDBUFFORCE: o->sndbuf = v < 2304 ? 4608 : 2 * v; o->sndbuf_set = true; break;
         case SO_RCVBUF: case SO_RCVBUFFORCE: o->rcvbuf = v < 1152 ? 2304 : 2 * v; break;
         default: break; /* accepted and ignored: see docs/network.md */
         }
     } else if (level == IPPROTO_TCP && name == TCP_NODELAY) {
         o->nodelay = v;
+    } else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+        if (sock_family(f->sock) != AF_INET6)
+            return SYSRET_ERRNO(ENOPROTOOPT);
+        o->v6only = v;
     }
     if (s->opt->verbose)
         log_msg("task %d: setsockopt(level %d, name %d) on an emulated socket", t->tid, level, name);
@@ -259,7 +265,7 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
     if (level == SOL_SOCKET) {
         switch (name) {
         case SO_TYPE: out.i = sock_type(k); break;
-        case SO_DOMAIN: out.i = AF_INET; break;
+        case SO_DOMAIN: out.i = sock_family(k); break;
         case SO_PROTOCOL: out.i = sock_type(k) == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
         case SO_ERROR: out.i = sock_take_error(k); break;
         case SO_ACCEPTCONN: out.i = sock_state(k) == SS_LISTENING; break;
@@ -287,6 +293,10 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
         switch (name) {
         case TCP_NODELAY: out.i = o->nodelay; break;
         case TCP_MAXSEG: out.i = 1448; break;
+        case TCP_CONGESTION:
+            memcpy(&out, "cubic", 6);
+            size = 16; /* TCP_CA_NAME_MAX */
+            break;
         case TCP_INFO:
             /* What a program may print: state, MSS and the route's RTT. */
             out.ti.tcpi_state = sock_state(k) == SS_CONNECTED ? 1 /* ESTABLISHED */ : 7 /* CLOSE */;
@@ -298,6 +308,8 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
         default:
             return SYSRET_ERRNO(ENOPROTOOPT);
         }
+    } else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && sock_family(k) == AF_INET6) {
+        out.i = o->v6only;
     } else {
         return SYSRET_ERRNO(ENOPROTOOPT);
     }
@@ -316,7 +328,7 @@ struct sysret sys_sendto(struct supervisor *s, struct task *t)
     int flags = (int)t->req.args[3];
     struct sockaddr_in dest, *dp = NULL;
     if (t->req.args[4]) {
-        int r = get_sockaddr(t, t->req.args[4], t->req.args[5], &dest);
+        int r = get_sockaddr(t, f->sock, t->req.args[4], t->req.args[5], &dest);
         if (r < 0)
             return SYSRET_ERRNO(-r);
         if (sock_type(f->sock) == SOCK_DGRAM)
@@ -344,7 +356,7 @@ struct sysret sys_sendmsg(struct supervisor *s, struct task *t)
         return SYSRET_ERRNO(-r);
     struct sockaddr_in dest, *dp = NULL;
     if (m.msg_name && sock_type(f->sock) == SOCK_DGRAM) {
-        r = get_sockaddr(t, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, &dest);
+        r = get_sockaddr(t, f->sock, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, &dest);
         if (r < 0)
             return SYSRET_ERRNO(-r);
         dp = &dest;

@@ -85,11 +85,15 @@ static bool any_emulated(const struct task *t, const struct watch *w, size_t n)
 /* Wait for readiness.  Returns the number ready (>= 0), or -EINTR. */
 static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadline)
 {
-    for (;;) {
+    for (bool first = true;; first = false) {
         bool native;
         int ready = watch_scan(t, w, n, &native);
-        if (ready || (deadline >= 0 && sim_now_ns() >= deadline))
+        if (ready || (deadline >= 0 && sim_now_ns() >= deadline)) {
+            if (first)
+                task_charge_spin(t); /* returned at once: a loop on it must let time pass */
             return ready;
+        }
+        task_waited(t);
         for (size_t i = 0; i < n; i++)
             if (w[i].f) {
                 file_ref(w[i].f);
@@ -509,14 +513,17 @@ static struct sysret do_epoll_wait(struct task *t, int64_t deadline)
     file_ref(ef);
     struct epoll *ep = ef->ep;
     struct sysret r;
-    for (;;) {
+    for (bool first = true;; first = false) {
         bool native;
         int n = ep_scan(t, ep, out, max, true, &native);
         if (n || (deadline >= 0 && sim_now_ns() >= deadline)) {
+            if (first)
+                task_charge_spin(t); /* returned at once: a loop on it must let time pass */
             r = mem_write(t, t->req.args[1], out, (size_t)n * sizeof *out) < 0 ? SYSRET_ERRNO(EFAULT)
                                                                                 : SYSRET_VALUE(n);
             break;
         }
+        task_waited(t);
         /* Wait on every emulated file in the set. */
         struct file **watched = calloc(ep->n ? ep->n : 1, sizeof *watched);
         size_t nw = 0;

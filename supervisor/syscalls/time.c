@@ -116,6 +116,7 @@ struct sysret sys_time(struct supervisor *s, struct task *t)
 /* Sleep in simulated time until the virtual clock reaches deadline. */
 static struct sysret sleep_until(struct task *t, int64_t deadline)
 {
+    task_waited(t);
     while (sim_now_ns() < deadline)
         if (!task_block(t, deadline))
             return SYSRET_ERRNO(EINTR);

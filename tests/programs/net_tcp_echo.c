@@ -47,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,7 +58,7 @@
 #define MAX_CLIENTS 64
 #define CONNECT_TRIES 50
 #define CONNECT_PAUSE_NS 20000000L
-#define WAIT_MS 30000      /* no progress for this long: fail instead of hanging */
+#define WAIT_MS 10000      /* no progress for this long: fail instead of hanging */
 #define BLOCK_PIECE 32768  /* blocking client: write this much, then read its echo */
 #define SERVER_BUF 65536
 #define LISTEN_FD_TAG UINT32_MAX
@@ -375,6 +376,10 @@ static void exchange_blocking(int fd, size_t k, const uint8_t *msg, uint8_t *rbu
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    fail("%s: read echo of message %zu (expected %zu more bytes within %d ms "
+                         "(SO_RCVTIMEO), got none)",
+                         who, k + 1, len - off - got, WAIT_MS);
                 fail_errno("read echo of message %zu", k + 1);
             }
             if (n == 0)
@@ -441,6 +446,12 @@ static void run_client(const struct sockaddr_in *srv, int idx)
     char a1[32], a2[32];
     snprintf(who, sizeof who, "client %d", idx + 1);
     int fd = connect_retry(srv);
+    if (mode == MODE_BLOCKING) {
+        /* a lost echo byte fails instead of hanging */
+        struct timeval tv = {.tv_sec = WAIT_MS / 1000, .tv_usec = 0};
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+            fail_errno("setsockopt(SO_RCVTIMEO, %d ms)", WAIT_MS);
+    }
 
     struct sockaddr_in peer, local;
     get_name(fd, true, &peer, "connected socket");
@@ -532,7 +543,7 @@ static int make_listener(bool loopback, long port)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
-    char a[32];
+    char a[32], a2[32];
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         fail_errno("bind(%s)", fmt_addr(&sa, a, sizeof a));
     if (listen(fd, 64) != 0)
@@ -541,7 +552,7 @@ static int make_listener(bool loopback, long port)
     get_name(fd, false, &got, "listening socket");
     if (got.sin_port != sa.sin_port || got.sin_addr.s_addr != sa.sin_addr.s_addr)
         fail("%s: getsockname of the listener (expected %s, got %s)", who,
-             fmt_addr(&sa, a, sizeof a), fmt_addr(&got, a, sizeof a));
+             fmt_addr(&sa, a, sizeof a), fmt_addr(&got, a2, sizeof a2));
     listen_port = (uint16_t)port;
     printf("ok: %s: listening on %s (%s, %d client%s)\n", who, fmt_addr(&sa, a, sizeof a),
            mode_names[mode], nclients, nclients > 1 ? "s" : "");
@@ -554,8 +565,9 @@ static int accept_one(int lfd)
     /* blocking mode alternates accept4(SOCK_CLOEXEC) and plain accept() */
     bool plain = mode == MODE_BLOCKING && accepted % 2 == 1;
     int flags = mode == MODE_BLOCKING ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC;
-    const char *how = plain ? "accept" : flags == SOCK_CLOEXEC ? "accept4(SOCK_CLOEXEC)"
-                                                               : "accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)";
+    const char *how = plain                   ? "accept"
+                      : flags == SOCK_CLOEXEC ? "accept4(SOCK_CLOEXEC)"
+                                              : "accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)";
     struct sockaddr_in peer;
     socklen_t plen = sizeof peer;
     memset(&peer, 0, sizeof peer);
@@ -927,6 +939,45 @@ static void check_reports(int rfd)
     printf("ok: peer ports of the accepted sockets == the clients' local ports (%d)\n", nc);
 }
 
+/* "both" without NET_TEST_PORT: port 40000 + pid % 20000, or the next free
+ * one if that is taken (it lies in Linux' ephemeral port range, so a
+ * TIME_WAIT connection of an earlier run may hold it).  Probed with a
+ * throw-away socket bound like the server's. */
+static long default_port(void)
+{
+    long base = 40000 + getpid() % 20000;
+    for (long k = 0; k < 100; k++) {
+        long port = 40000 + (base - 40000 + k) % 20000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            fail_errno("socket (port probe)");
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+            fail_errno("setsockopt(SO_REUSEADDR) (port probe)");
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+        if (r == 0)
+            r = listen(fd, 1);
+        int e = errno;
+        if (close(fd) != 0)
+            fail_errno("close (port probe)");
+        if (r == 0) {
+            if (k > 0)
+                printf("both: port %ld is in use, using port %ld\n", base, port);
+            return port;
+        }
+        if (e != EADDRINUSE) {
+            errno = e;
+            fail_errno("bind(127.0.0.1:%ld) (port probe)", port);
+        }
+    }
+    fail("both: free port from %ld on (expected one within 100 ports, got none)", base);
+}
+
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
@@ -994,7 +1045,7 @@ int main(int argc, char **argv)
             if (!parse_int(env, 1, 65535, &port))
                 usage();
         } else {
-            port = 40000 + getpid() % 20000;
+            port = default_port();
         }
         int rep[2];
         if (pipe2(rep, O_CLOEXEC) != 0)

@@ -407,7 +407,8 @@ static void test_iovecs(int fd, const struct sockaddr_in *srv)
 {
     char a1[32], a2[32];
     fill(sbuf, 1000, 20);
-    struct iovec out[2] = {{.iov_base = sbuf, .iov_len = 10}, {.iov_base = sbuf + 10, .iov_len = 990}};
+    struct iovec out[2] = {{.iov_base = sbuf, .iov_len = 10},
+                           {.iov_base = sbuf + 10, .iov_len = 990}};
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_name = (void *)srv;
@@ -545,6 +546,43 @@ static void run_clients(const struct sockaddr_in *srv)
     nkids = first;
 }
 
+/* "both" without NET_TEST_PORT: port 40000 + pid % 20000, or the next free
+ * one if that is taken (it lies in Linux' ephemeral port range, so a
+ * TIME_WAIT connection of an earlier run may hold it).  Probed with a
+ * throw-away socket bound like the server's. */
+static long default_port(void)
+{
+    long base = 40000 + getpid() % 20000;
+    for (long k = 0; k < 100; k++) {
+        long port = 40000 + (base - 40000 + k) % 20000;
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0)
+            fail_errno("socket (port probe)");
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+            fail_errno("setsockopt(SO_REUSEADDR) (port probe)");
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+        int e = errno;
+        if (close(fd) != 0)
+            fail_errno("close (port probe)");
+        if (r == 0) {
+            if (k > 0)
+                printf("both: port %ld is in use, using port %ld\n", base, port);
+            return port;
+        }
+        if (e != EADDRINUSE) {
+            errno = e;
+            fail_errno("bind(127.0.0.1:%ld) (port probe)", port);
+        }
+    }
+    fail("both: free port from %ld on (expected one within 100 ports, got none)", base);
+}
+
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
@@ -602,7 +640,7 @@ int main(int argc, char **argv)
             if (!parse_int(env, 1, 65535, &port))
                 usage();
         } else {
-            port = 40000 + getpid() % 20000;
+            port = default_port();
         }
         pid_t pid = xfork();
         if (pid == 0) {
