@@ -73,6 +73,8 @@ SYSCALL(wait4,           TRAP_PROC, sys_wait4)
 SYSCALL(waitid,          TRAP_PROC, sys_waitid)
 SYSCALL(exit,            TRAP_PROC, sys_exit)
 SYSCALL(exit_group,      TRAP_PROC, sys_exit)
+/* threads: waits follow simulated time (pthread mutexes, condvars, joins) */
+SYSCALL(futex,           TRAP_PROC, sys_futex)
 /* Every runtime (glibc ld.so, static glibc, musl, Go) sets its TLS with
  * arch_prctl before user code runs: the stop where a fresh image's vDSO
  * gets patched. */

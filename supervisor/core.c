@@ -101,6 +101,11 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
     struct task *leader = st.tgid != tid ? task_find(s, st.tgid) : NULL;
     if (leader) {
         t->proc = leader->proc; /* a thread of a process we know */
+        if (t->proc->npending_ctid) { /* in clone order, as tids are */
+            t->ctid = t->proc->pending_ctid[0];
+            memmove(t->proc->pending_ctid, t->proc->pending_ctid + 1,
+                    (size_t)--t->proc->npending_ctid * sizeof t->proc->pending_ctid[0]);
+        }
     } else {
         struct task *pt = task_find(s, st.ppid);
         struct proc *parent = pt && pt->proc->g == g ? pt->proc : parent_hint;
@@ -236,6 +241,8 @@ static void task_finish(struct supervisor *s, struct task *t)
         s->blocked_native--;
     }
     struct proc *p = t->proc;
+    if (t->ctid)
+        futex_thread_exited(t, t->ctid);
     if (--p->live_tasks > 0)
         return;
     p->dead = true;

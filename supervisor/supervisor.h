@@ -100,6 +100,8 @@ struct proc {
     struct proc *children;     /* adopted children, newest first */
     struct task *tasks;        /* its threads */
     struct fdtable *fds;       /* its emulated descriptors */
+    uint64_t pending_ctid[16]; /* threads cloned, not yet adopted (FIFO) */
+    int npending_ctid;
     struct proc *next_sibling;
     int live_tasks;
     bool exiting;              /* its exit_group was let through */
@@ -121,6 +123,7 @@ struct task {
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
     bool finished;         /* bookkeeping of its death done */
     int64_t spin_ns;       /* simulated cost of the next non-blocking poll/EAGAIN */
+    uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     struct task *hash_next;
     struct task *next_in_proc;
@@ -172,4 +175,6 @@ struct task *task_adopt(struct supervisor *s, struct group *g, pid_t tid, struct
 void task_mark_dead(struct supervisor *s, struct task *t);
 void proc_adopt_children(struct supervisor *s, struct proc *p);
 int64_t virtual_realtime_ns(struct supervisor *s);
+/* syscalls/futex.c */
+void futex_thread_exited(struct task *t, uint64_t ctid);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -59,6 +59,8 @@ struct sysret sys_clone(struct supervisor *s, struct task *t)
     /* Threads are adopted at their first trapped call (Tgid known). */
     if (!(flags & CLONE_THREAD))
         t->proc->fork_pending = true;
+    else if ((flags & CLONE_CHILD_CLEARTID) && t->proc->npending_ctid < 16)
+        t->proc->pending_ctid[t->proc->npending_ctid++] = t->req.args[3];
     return SYSRET_CONTINUE;
 }
 

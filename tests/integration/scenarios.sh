@@ -175,6 +175,79 @@ watchdog)
   [ "$(cat "$tmp/out/hosts/bob/sh.1.stdout")" = "bob done" ] || fail "bob did not run to its end"
   awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 10) }' || fail "took too long"
   ok "watchdog reported and the run ended" ;;
+iperf3_tcp)
+  # Network acceptance 1: iperf3 over 100 Mbps / 10 ms reports 90..100 Mbit/s.
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" bob iperf3 -s -1
+  start=1 deploy_actor "$tmp/d.xml" alice iperf3 -c bob -t 10 -J
+  deploy_end "$tmp/d.xml"
+  t0=$(now); run "$P/two_hosts.xml" "$tmp/d.xml" || fail "exit status $?"; t1=$(now)
+  python3 - "$tmp/out/hosts/alice/iperf3.1.stdout" <<'PY' || fail "iperf3 report"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "error" not in d, d.get("error")
+e = d["end"]
+for k in ("sum_sent", "sum_received"):
+    mbps = e[k]["bits_per_second"] / 1e6
+    print("ok: %s %.2f Mbit/s over %.2f s" % (k, mbps, e[k]["seconds"]))
+    assert 90 <= mbps <= 100, (k, mbps)
+PY
+  grep -q 'simulated time 1[01]\.' "$tmp/err" || fail "simulated time is not ~11 s"
+  ok "iperf3 TCP in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of wall time" ;;
+iperf3_udp)
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" bob iperf3 -s -1
+  start=1 deploy_actor "$tmp/d.xml" alice iperf3 -c bob -t 10 -J -u -b 50M
+  deploy_end "$tmp/d.xml"
+  run "$P/two_hosts.xml" "$tmp/d.xml" || fail "exit status $?"
+  python3 - "$tmp/out/hosts/alice/iperf3.1.stdout" <<'PY' || fail "iperf3 report"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "error" not in d, d.get("error")
+s = d["end"]["sum"]
+mbps = s["bits_per_second"] / 1e6
+print("ok: UDP %.2f Mbit/s, %d/%d lost" % (mbps, s["lost_packets"], s["packets"]))
+assert 49 <= mbps <= 51 and s["lost_packets"] == 0, s
+PY
+  ok "iperf3 UDP at 50 Mbit/s, no loss" ;;
+http_curl)
+  # Network acceptance 2: python3 -m http.server and curl, 10 MB.
+  mkdir -p "$tmp/www"
+  head -c 10000000 /dev/urandom > "$tmp/www/file.bin"
+  chmod -R a+rX "$tmp"
+  deploy_begin "$tmp/d.xml"
+  kill=20 deploy_actor "$tmp/d.xml" bob python3 -m http.server 8000 --directory "$tmp/www"
+  start=2 deploy_actor "$tmp/d.xml" alice curl -sS -o "$tmp/got.bin" -w '%{time_total}\n' http://bob:8000/file.bin
+  deploy_end "$tmp/d.xml"
+  run "$P/two_hosts.xml" "$tmp/d.xml"
+  grep -q 'curl.1 .* exited 0' "$tmp/err" || fail "curl did not succeed"
+  cmp "$tmp/www/file.bin" "$tmp/got.bin" || fail "the file differs"
+  t=$(cat "$tmp/out/hosts/alice/curl.1.stdout")
+  # 10 MB at 100 Mbit/s is 0.8 s; plus handshake and request round trips
+  awk -v t="$t" 'BEGIN { exit !(t >= 0.82 && t <= 0.95) }' || fail "curl took $t s"
+  ok "10 MB intact over HTTP in $t s of simulated time" ;;
+netcat)
+  # Network acceptance 3: nc -l / nc move a file intact.
+  head -c 3000000 /dev/urandom > "$tmp/file.bin"
+  chmod -R a+rX "$tmp"
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" bob nc -l 5000
+  start=1 deploy_actor "$tmp/d.xml" alice /bin/sh -c "nc -N bob 5000 < $tmp/file.bin"
+  deploy_end "$tmp/d.xml"
+  run "$P/two_hosts.xml" "$tmp/d.xml" || fail "exit status $?"
+  cmp "$tmp/file.bin" "$tmp/out/hosts/bob/nc.1.stdout" || fail "the file differs"
+  ok "3 MB intact through netcat" ;;
+no_real_network)
+  # Network acceptance 4: nothing reaches a real address.  Addresses that
+  # are not virtual hosts are unreachable; the namespace has only lo.
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" alice /bin/sh -c 'for a in 8.8.8.8 192.168.1.1 10.0.0.99; do nc -v -w 1 -z $a 53 && echo reached $a; done; cat /proc/net/dev | tail -n +3 | cut -d: -f1'
+  deploy_end "$tmp/d.xml"
+  run "$P/two_hosts.xml" "$tmp/d.xml"
+  grep -q reached "$tmp/out/hosts/alice/sh.1.stdout" && fail "a real address was reached"
+  [ "$(tr -d ' ' < "$tmp/out/hosts/alice/sh.1.stdout")" = lo ] || fail "interfaces: $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  grep -q 'Network is unreachable' "$tmp/out/hosts/alice/sh.1.stderr" || fail "no ENETUNREACH: $(cat "$tmp/out/hosts/alice/sh.1.stderr")"
+  ok "unreachable, and only the loopback interface" ;;
 *)
   echo "unknown scenario $name"; exit 2 ;;
 esac

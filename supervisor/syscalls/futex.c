@@ -1,0 +1,236 @@
+/* futex, emulated: a waiter waits in simulated time, so pthread mutexes,
+ * condition variables (and their timeouts: virtual clocks) and joins
+ * follow the simulation instead of blocking natively.
+ *
+ * Keys are (process, address): threads share their process's address
+ * space.  A futex shared between processes through shared memory is not
+ * matched across them (docs/ARCHITECTURE.md).  The value check reads the
+ * target's memory: no other task runs meanwhile, which is what makes it
+ * atomic.  PI futexes run natively. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../mem.h"
+#include "handlers.h"
+
+#define NSEC 1000000000LL
+
+struct futex_waiter {
+    struct task *t;
+    struct proc *mm;
+    uint64_t addr;
+    uint32_t bitset;
+    bool woken;
+    struct futex_waiter *next;
+};
+
+/* All waiters of the run, oldest first (FIFO wake order, deterministic). */
+static struct futex_waiter *waiters, **waiters_tail = &waiters;
+
+static void enqueue(struct futex_waiter *w)
+{
+    w->next = NULL;
+    *waiters_tail = w;
+    waiters_tail = &w->next;
+}
+
+static void unlink_waiter(struct futex_waiter *w)
+{
+    for (struct futex_waiter **p = &waiters; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            if (waiters_tail == &w->next)
+                waiters_tail = p;
+            return;
+        }
+    }
+}
+
+/* Wake up to n waiters on (mm, addr) whose bitset meets bitset. */
+static int wake(struct proc *mm, uint64_t addr, int n, uint32_t bitset)
+{
+    struct task **to_wake = NULL;
+    int woken = 0, cap = 0;
+    for (struct futex_waiter *w = waiters, *next; w && woken < n; w = next) {
+        next = w->next;
+        if (w->mm != mm || w->addr != addr || !(w->bitset & bitset) || w->woken)
+            continue;
+        w->woken = true;
+        unlink_waiter(w);
+        if (woken == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct task **v = realloc(to_wake, (size_t)cap * sizeof *v);
+            if (!v)
+                abort();
+            to_wake = v;
+        }
+        to_wake[woken++] = w->t;
+    }
+    /* Wake-ups are simcalls: only after the list walk. */
+    for (int i = 0; i < woken; i++)
+        task_wake(to_wake[i]);
+    free(to_wake);
+    return woken;
+}
+
+static int requeue(struct proc *mm, uint64_t from, uint64_t to, int n)
+{
+    int moved = 0;
+    for (struct futex_waiter *w = waiters; w && moved < n; w = w->next) {
+        if (w->mm == mm && w->addr == from && !w->woken) {
+            w->addr = to;
+            moved++;
+        }
+    }
+    return moved;
+}
+
+void futex_thread_exited(struct task *t, uint64_t ctid)
+{
+    /* The kernel cleared *ctid and woke its futex natively, where nobody
+     * of ours waits: wake our waiters (pthread_join). */
+    if (ctid)
+        wake(t->proc, ctid, 1 << 30, FUTEX_BITSET_MATCH_ANY);
+}
+
+static struct sysret do_wait(struct task *t, uint64_t addr, uint32_t val, int64_t deadline, uint32_t bitset)
+{
+    uint32_t cur;
+    if (addr & 3)
+        return SYSRET_ERRNO(EINVAL);
+    if (mem_read(t, addr, &cur, sizeof cur) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    if (cur != val)
+        return SYSRET_ERRNO(EAGAIN);
+    struct futex_waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return SYSRET_ERRNO(ENOMEM);
+    *w = (struct futex_waiter){.t = t, .mm = t->proc, .addr = addr, .bitset = bitset};
+    enqueue(w);
+    task_waited(t);
+    struct sysret r = SYSRET_VALUE(0);
+    for (;;) {
+        if (w->woken)
+            break;
+        if (deadline >= 0 && sim_now_ns() >= deadline) {
+            r = SYSRET_ERRNO(ETIMEDOUT);
+            break;
+        }
+        if (!task_block(t, deadline)) {
+            r = SYSRET_ERRNO(EINTR);
+            break;
+        }
+    }
+    if (!w->woken)
+        unlink_waiter(w);
+    free(w);
+    return r;
+}
+
+/* Relative timeout (FUTEX_WAIT) or absolute (WAIT_BITSET) to a deadline. */
+static int64_t futex_deadline(struct supervisor *s, struct task *t, uint64_t addr, bool absolute, bool realtime,
+                              int *err)
+{
+    *err = 0;
+    if (!addr)
+        return -1;
+    struct timespec ts;
+    if (mem_read(t, addr, &ts, sizeof ts) < 0) {
+        *err = EFAULT;
+        return 0;
+    }
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC) {
+        *err = EINVAL;
+        return 0;
+    }
+    if (ts.tv_sec > 100000000000LL)
+        return -1;
+    int64_t v = ts.tv_sec * NSEC + ts.tv_nsec;
+    if (!absolute)
+        return sim_now_ns() + v;
+    return realtime ? v - s->opt->epoch * NSEC : v;
+}
+
+struct sysret sys_futex(struct supervisor *s, struct task *t)
+{
+    uint64_t uaddr = t->req.args[0], timeout = t->req.args[3], uaddr2 = t->req.args[4];
+    int op = (int)t->req.args[1];
+    uint32_t val = (uint32_t)t->req.args[2], val3 = (uint32_t)t->req.args[5];
+    int cmd = op & FUTEX_CMD_MASK;
+    bool realtime = op & FUTEX_CLOCK_REALTIME;
+    int err;
+    switch (cmd) {
+    case FUTEX_WAIT: {
+        int64_t dl = futex_deadline(s, t, timeout, false, false, &err);
+        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, val, dl, FUTEX_BITSET_MATCH_ANY);
+    }
+    case FUTEX_WAIT_BITSET: {
+        if (!val3)
+            return SYSRET_ERRNO(EINVAL);
+        int64_t dl = futex_deadline(s, t, timeout, true, realtime, &err);
+        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, val, dl, val3);
+    }
+    case FUTEX_WAKE:
+        return SYSRET_VALUE(wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY));
+    case FUTEX_WAKE_BITSET:
+        if (!val3)
+            return SYSRET_ERRNO(EINVAL);
+        return SYSRET_VALUE(wake(t->proc, uaddr, (int)val, val3));
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+        int n2 = (int)timeout; /* val2 travels in the timeout argument */
+        if ((int)val < 0 || n2 < 0)
+            return SYSRET_ERRNO(EINVAL);
+        if (cmd == FUTEX_CMP_REQUEUE) {
+            uint32_t cur;
+            if (mem_read(t, uaddr, &cur, sizeof cur) < 0)
+                return SYSRET_ERRNO(EFAULT);
+            if (cur != val3)
+                return SYSRET_ERRNO(EAGAIN);
+        }
+        int woken = wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY);
+        int moved = requeue(t->proc, uaddr, uaddr2, n2);
+        return SYSRET_VALUE(cmd == FUTEX_CMP_REQUEUE ? woken + moved : woken);
+    }
+    case FUTEX_WAKE_OP: {
+        int n2 = (int)timeout;
+        uint32_t old;
+        if (mem_read(t, uaddr2, &old, sizeof old) < 0)
+            return SYSRET_ERRNO(EFAULT);
+        int opcode = (val3 >> 28) & 7, cmp = (val3 >> 24) & 15;
+        uint32_t oparg = (val3 >> 12) & 0xfff, cmparg = val3 & 0xfff;
+        if (val3 & (FUTEX_OP_OPARG_SHIFT << 28))
+            oparg = oparg >= 32 ? 0 : 1u << oparg;
+        uint32_t nv;
+        switch (opcode) {
+        case FUTEX_OP_SET: nv = oparg; break;
+        case FUTEX_OP_ADD: nv = old + oparg; break;
+        case FUTEX_OP_OR: nv = old | oparg; break;
+        case FUTEX_OP_ANDN: nv = old & ~oparg; break;
+        case FUTEX_OP_XOR: nv = old ^ oparg; break;
+        default: return SYSRET_ERRNO(ENOSYS);
+        }
+        if (mem_write(t, uaddr2, &nv, sizeof nv) < 0)
+            return SYSRET_ERRNO(EFAULT);
+        int woken = wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY);
+        int32_t o = (int32_t)old, c = (int32_t)cmparg;
+        bool hit;
+        switch (cmp) {
+        case FUTEX_OP_CMP_EQ: hit = o == c; break;
+        case FUTEX_OP_CMP_NE: hit = o != c; break;
+        case FUTEX_OP_CMP_LT: hit = o < c; break;
+        case FUTEX_OP_CMP_LE: hit = o <= c; break;
+        case FUTEX_OP_CMP_GT: hit = o > c; break;
+        case FUTEX_OP_CMP_GE: hit = o >= c; break;
+        default: return SYSRET_ERRNO(ENOSYS);
+        }
+        if (hit)
+            woken += wake(t->proc, uaddr2, n2, FUTEX_BITSET_MATCH_ANY);
+        return SYSRET_VALUE(woken);
+    }
+    default:
+        return SYSRET_CONTINUE; /* PI futexes and the rest: native */
+    }
+}
