@@ -190,6 +190,11 @@ void sim_channel_send(struct sim_channel *c, void *payload, uint64_t bytes)
     sg_comm_detach(comm, NULL);
 }
 
+void sim_channel_send_sync(struct sim_channel *c, void *payload, uint64_t bytes)
+{
+    sg_mailbox_put(c->mbox, payload, (long)bytes);
+}
+
 void *sim_channel_recv(struct sim_channel *c) { return sg_mailbox_get(c->mbox); }
 
 void sim_channel_free(struct sim_channel *c) { free(c); }

@@ -47,6 +47,8 @@ struct sim_channel *sim_channel_new(void);
 void sim_channel_bind_receiver(struct sim_channel *c);
 /* From an actor on the sending host; payload is handed over to the receiver. */
 void sim_channel_send(struct sim_channel *c, void *payload, uint64_t bytes);
+/* The same, returning when the transfer is over. */
+void sim_channel_send_sync(struct sim_channel *c, void *payload, uint64_t bytes);
 void *sim_channel_recv(struct sim_channel *c);
 void sim_channel_free(struct sim_channel *c);
 void sim_sleep_for_ns(int64_t ns);

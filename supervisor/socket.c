@@ -38,6 +38,8 @@ struct chunk {
     struct chunk *next;
     size_t len, off;
     bool fin;
+    int64_t lat_ns;          /* route latency, added after the transfer */
+    int64_t ready_at;        /* when the receiver may see it */
     struct sockaddr_in from; /* UDP */
     char data[];
 };
@@ -84,12 +86,15 @@ static void chunkq_clear(struct chunkq *q)
 struct stream {
     struct sock *from, *to;   /* NULL once that end is closed */
     size_t window;            /* bytes in flight + unread the sender may have */
+    int64_t lat_ns;           /* route latency from -> to */
     struct sim_channel *chan;
-    sim_actor pump;
+    struct chunkq sendq;      /* written, not yet on the wire */
+    struct delay_line *dl;    /* transferred, waiting out the latency */
+    struct sim_waitq *send_wake;
     struct chunkq rx;         /* arrived, unread (at `to`) */
-    size_t in_flight;
+    size_t in_flight;         /* written, not yet arrived */
     bool fin_sent, fin_arrived;
-    int refs;                 /* from, to, pump */
+    int refs;                 /* from, to, the sender and the receiver actors */
     struct stream *all_next;  /* registry, freed at the end */
     bool freed;
 };
@@ -114,6 +119,7 @@ struct sock {
     /* UDP */
     struct sim_channel *chan;
     sim_actor pump;
+    struct delay_line *udl;
     struct chunkq dq;
 };
 
@@ -302,51 +308,161 @@ bool sock_peer(const struct sock *k, struct sockaddr_in *a)
 
 /* --- streams --- */
 
+/* Every transfer is a SimGrid comm with no latency (latency-factor 0,
+ * see docs/network.md): the comms of one stream go one after the other,
+ * as a TCP byte stream does, sharing the links with every other flow; the
+ * route's latency is then added by a delay line on the receiving host. */
+
+struct delay_line {
+    struct chunkq q;          /* transferred, in order of arrival */
+    struct sim_waitq *wake;
+    void (*deliver)(void *owner, struct chunk *c);
+    void *owner;
+    bool stop;
+};
+
+static void delay_main(void *arg)
+{
+    struct delay_line *d = arg;
+    for (;;) {
+        while (!d->q.head && !d->stop)
+            sim_waitq_wait_until(d->wake, -1);
+        if (!d->q.head)
+            break;
+        struct chunk *c = d->q.head;
+        if (sim_now_ns() < c->ready_at) {
+            sim_waitq_wait_until(d->wake, c->ready_at);
+            continue;
+        }
+        chunkq_pop(&d->q);
+        bool fin = c->fin;
+        d->deliver(d->owner, c);
+        if (fin)
+            break;
+    }
+}
+
+/* Receives transfers and hands them to the delay line, stamped.  Always
+ * waiting in recv, so the stamp is the transfer's completion time. */
+static void receive_main(struct sim_channel *chan, struct delay_line *d)
+{
+    sim_channel_bind_receiver(chan);
+    for (;;) {
+        struct chunk *c = chan_recv(chan);
+        c->ready_at = sim_now_ns() + c->lat_ns;
+        chunkq_push(&d->q, c);
+        bool fin = c->fin;
+        sim_waitq_wake(d->wake);
+        if (fin)
+            break;
+    }
+}
+
+static struct delay_line *all_delay_lines[1 << 16];
+static size_t n_delay_lines;
+static struct delay_line **more_delay_lines;
+static size_t n_more, cap_more;
+
+static void register_delay_line(struct delay_line *d)
+{
+    if (n_delay_lines < sizeof all_delay_lines / sizeof *all_delay_lines) {
+        all_delay_lines[n_delay_lines++] = d;
+        return;
+    }
+    if (n_more == cap_more) {
+        cap_more = cap_more ? cap_more * 2 : 1024;
+        more_delay_lines = realloc(more_delay_lines, cap_more * sizeof *more_delay_lines);
+        if (!more_delay_lines)
+            abort();
+    }
+    more_delay_lines[n_more++] = d;
+}
+
+static struct delay_line *delay_line_new(sim_host h, void (*deliver)(void *, struct chunk *), void *owner)
+{
+    struct delay_line *d = calloc(1, sizeof *d);
+    if (!d)
+        abort();
+    register_delay_line(d);
+    d->wake = sim_waitq_new();
+    d->deliver = deliver;
+    d->owner = owner;
+    sim_daemonize(sim_spawn("net-delay", h, delay_main, d));
+    return d;
+}
+
+static void delay_line_free(struct delay_line *d)
+{
+    if (!d)
+        return;
+    chunkq_clear(&d->q);
+    sim_waitq_free(d->wake);
+    free(d);
+}
+
 static void stream_put(struct stream *st)
 {
     if (--st->refs > 0)
         return;
     chunkq_clear(&st->rx);
+    chunkq_clear(&st->sendq);
     sim_channel_free(st->chan);
-    st->freed = true; /* the registry frees the struct */
+    st->freed = true; /* the registry frees the rest */
 }
 
-static void pump_main(void *arg)
+static void stream_deliver(void *owner, struct chunk *c)
+{
+    struct stream *st = owner;
+    st->in_flight -= c->len;
+    bool fin = c->fin;
+    if (fin) {
+        st->fin_arrived = true;
+        free(c);
+    } else if (st->to && !st->to->rd_shut) {
+        chunkq_push(&st->rx, c);
+    } else {
+        free(c); /* the reader is gone: the bytes fall on the floor */
+    }
+    notify(st->to);
+    notify(st->from); /* in-flight bytes moved: window accounting */
+    if (fin)
+        stream_put(st); /* the receiving side is done with it */
+}
+
+static void stream_receiver_main(void *arg)
 {
     struct stream *st = arg;
-    sim_channel_bind_receiver(st->chan);
+    receive_main(st->chan, st->dl);
+}
+
+static void stream_sender_main(void *arg)
+{
+    struct stream *st = arg;
     for (;;) {
-        struct chunk *c = chan_recv(st->chan);
-        st->in_flight -= c->len;
+        while (!st->sendq.head)
+            sim_waitq_wait_until(st->send_wake, -1);
+        struct chunk *c = chunkq_pop(&st->sendq);
         bool fin = c->fin;
-        if (fin) {
-            st->fin_arrived = true;
-            free(c);
-        } else if (st->to && !st->to->rd_shut) {
-            chunkq_push(&st->rx, c);
-        } else {
-            free(c); /* the reader is gone: the bytes fall on the floor */
-        }
-        notify(st->to);
-        notify(st->from); /* in-flight bytes moved: window accounting */
+        c->lat_ns = st->lat_ns;
+        flight_add(c);
+        sim_channel_send_sync(st->chan, c, c->len); /* one at a time: FIFO */
         if (fin)
             break;
     }
-    st->pump = NULL;
     stream_put(st);
 }
 
-/* Like Linux's autotuning, a window of about twice the bandwidth-delay
- * product fills the route without piling up megabytes the link has not
- * carried yet (a sender would count them as sent).  An SO_SNDBUF set by
- * the program is used as is, as Linux then stops autotuning. */
+/* Like Linux's autotuning, a window of a few bandwidth-delay products fills
+ * the route without piling up megabytes the link has not carried yet (a
+ * sender would count them as sent).  An SO_SNDBUF set by the program is
+ * used as is, as Linux then stops autotuning. */
 static size_t stream_window(const struct sock *from, const struct sock *to)
 {
     if (from->opts.sndbuf_set)
         return (size_t)from->opts.sndbuf;
     double rtt = sim_route_latency(from->host->sh, to->host->sh) + sim_route_latency(to->host->sh, from->host->sh);
     double bw = sim_route_bandwidth(from->host->sh, to->host->sh);
-    double w = 4 * bw * rtt;
+    double w = 2 * bw * rtt;
     if (!(w >= MIN_WINDOW)) /* also NaN, for an empty loopback route */
         w = MIN_WINDOW;
     return w < (double)from->opts.sndbuf ? (size_t)w : (size_t)from->opts.sndbuf;
@@ -360,13 +476,22 @@ static struct stream *stream_new(struct sock *from, struct sock *to)
     st->from = from;
     st->to = to;
     st->window = stream_window(from, to);
+    st->lat_ns = llround(sim_route_latency(from->host->sh, to->host->sh) * 1e9);
     st->chan = sim_channel_new();
-    st->refs = 3;
+    st->send_wake = sim_waitq_new();
+    st->refs = 4; /* from, to, sender actor, delivery of the FIN */
     st->all_next = all_streams;
     all_streams = st;
-    st->pump = sim_spawn("tcp-pump", to->host->sh, pump_main, st);
-    sim_daemonize(st->pump);
+    st->dl = delay_line_new(to->host->sh, stream_deliver, st);
+    sim_daemonize(sim_spawn("tcp-rx", to->host->sh, stream_receiver_main, st));
+    sim_daemonize(sim_spawn("tcp-tx", from->host->sh, stream_sender_main, st));
     return st;
+}
+
+static void stream_queue(struct stream *st, struct chunk *c)
+{
+    chunkq_push(&st->sendq, c);
+    sim_waitq_wake(st->send_wake);
 }
 
 static void stream_send_fin(struct stream *st)
@@ -378,7 +503,7 @@ static void stream_send_fin(struct stream *st)
     if (!c)
         abort();
     c->fin = true;
-    chan_send(st->chan, c, 0);
+    stream_queue(st, c);
 }
 
 /* --- TCP connection set-up --- */
@@ -571,19 +696,21 @@ size_t sock_send_room(const struct sock *k)
     return used >= win ? 0 : win - used;
 }
 
+static void udp_deliver(void *owner, struct chunk *c)
+{
+    struct sock *k = owner;
+    if (k->dq.bytes + c->len > (size_t)k->opts.rcvbuf) {
+        free(c); /* receive queue full: dropped, as by the kernel */
+        return;
+    }
+    chunkq_push(&k->dq, c);
+    notify(k);
+}
+
 static void udp_pump_main(void *arg)
 {
     struct sock *k = arg;
-    sim_channel_bind_receiver(k->chan);
-    for (;;) {
-        struct chunk *c = chan_recv(k->chan);
-        if (k->dq.bytes + c->len > (size_t)k->opts.rcvbuf) {
-            free(c); /* receive queue full: dropped, as by the kernel */
-            continue;
-        }
-        chunkq_push(&k->dq, c);
-        notify(k);
-    }
+    receive_main(k->chan, k->udl);
 }
 
 static void udp_start_pump(struct sock *k)
@@ -591,7 +718,8 @@ static void udp_start_pump(struct sock *k)
     if (k->chan)
         return;
     k->chan = sim_channel_new();
-    k->pump = sim_spawn("udp-pump", k->host->sh, udp_pump_main, k);
+    k->udl = delay_line_new(k->host->sh, udp_deliver, k);
+    k->pump = sim_spawn("udp-rx", k->host->sh, udp_pump_main, k);
     sim_daemonize(k->pump);
 }
 
@@ -646,6 +774,7 @@ ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_
             if (!c)
                 abort();
             *c = (struct chunk){.len = len, .from = src};
+            c->lat_ns = llround(sim_route_latency(k->host->sh, h->sh) * 1e9);
             memcpy(c->data, data, len);
             chan_send(dst->chan, c, len);
         }
@@ -667,7 +796,7 @@ ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_
         *c = (struct chunk){.len = n};
         memcpy(c->data, (char *)data + done, n);
         st->in_flight += n;
-        chan_send(st->chan, c, n);
+        stream_queue(st, c);
         done += n;
     }
     return (ssize_t)len;
@@ -820,8 +949,13 @@ void sock_release(struct sock *k)
             file_unref(k->backlog[i]->file);
         free(k->backlog);
     } else {
-        if (k->pump)
+        if (k->pump) {
             sim_kill(k->pump);
+            k->udl->stop = true;
+            k->udl->owner = NULL;
+            chunkq_clear(&k->udl->q);
+            sim_waitq_wake(k->udl->wake); /* it ends; the registry frees it */
+        }
         chunkq_clear(&k->dq);
         if (k->chan)
             sim_channel_free(k->chan);
@@ -836,8 +970,10 @@ void sock_free_all(void)
         next = st->all_next;
         if (!st->freed) {
             chunkq_clear(&st->rx);
+            chunkq_clear(&st->sendq);
             sim_channel_free(st->chan);
         }
+        sim_waitq_free(st->send_wake);
         free(st);
     }
     all_streams = NULL;
@@ -846,4 +982,11 @@ void sock_free_all(void)
         flight_del(c);
         free(c);
     }
+    for (size_t i = 0; i < n_delay_lines; i++)
+        delay_line_free(all_delay_lines[i]);
+    for (size_t i = 0; i < n_more; i++)
+        delay_line_free(more_delay_lines[i]);
+    free(more_delay_lines);
+    n_delay_lines = n_more = cap_more = 0;
+    more_delay_lines = NULL;
 }
