@@ -881,6 +881,7 @@ size_t sock_unread(const struct sock *k)
 }
 
 size_t sock_unsent(const struct sock *k) { return k->tx ? k->tx->in_flight : 0; }
+size_t sock_window(const struct sock *k) { return k->tx ? k->tx->window : 0; }
 
 uint32_t sock_rtt_us(const struct sock *k)
 {

@@ -68,6 +68,7 @@ bool sock_readable(const struct sock *k);
 ssize_t sock_recv(struct sock *k, void *out, size_t len, bool peek, struct sockaddr_in *from, size_t *dgram_len);
 size_t sock_unread(const struct sock *k);   /* FIONREAD */
 size_t sock_unsent(const struct sock *k);   /* SIOCOUTQ */
+size_t sock_window(const struct sock *k);   /* bytes the sender may have outstanding */
 /* Round-trip latency to the peer, in microseconds (TCP_INFO). */
 uint32_t sock_rtt_us(const struct sock *k);
 

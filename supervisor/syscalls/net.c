@@ -302,7 +302,7 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
             out.ti.tcpi_state = sock_state(k) == SS_CONNECTED ? 1 /* ESTABLISHED */ : 7 /* CLOSE */;
             out.ti.tcpi_snd_mss = out.ti.tcpi_rcv_mss = 1448;
             out.ti.tcpi_rtt = sock_rtt_us(k);
-            out.ti.tcpi_snd_cwnd = 10;
+            out.ti.tcpi_snd_cwnd = (uint32_t)(sock_window(k) / 1448); /* in segments */
             size = sizeof out.ti;
             break;
         default:

@@ -511,9 +511,11 @@ static void parse_demo(const char *name, size_t expected_n)
     cr_assert_eq(deployment_parse_file(path, &d, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(d.n, expected_n);
     for (size_t i = 0; i < d.n; i++) {
-        cr_assert_str_eq(d.actors[i].function, "/bin/sh");
-        cr_assert_eq(d.actors[i].argc, 3);
-        cr_assert_str_eq(d.actors[i].argv[1], "-c");
+        cr_assert(d.actors[i].function[0] != 0);
+        cr_assert_geq(d.actors[i].argc, 2);
+        cr_assert_str_eq(d.actors[i].argv[0], d.actors[i].function);
+        cr_assert(!strcmp(d.actors[i].host, "alice") || !strcmp(d.actors[i].host, "bob"), "host %s",
+                  d.actors[i].host);
     }
     deployment_free(&d);
 }
