@@ -16,55 +16,30 @@
 #define SIOCOUTQ TIOCOUTQ
 #endif
 
-struct sysret sys_read(struct supervisor *s, struct task *t)
+/* read/write/readv/writev: one path, a single buffer or an iovec array. */
+static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, bool sending)
 {
     struct file *f = fd_get(t, (int)t->req.args[0]);
     if (!f)
         return SYSRET_CONTINUE;
     if (f->kind != FILE_SOCKET)
-        return SYSRET_ERRNO(EINVAL);
-    struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
-    return do_recv(s, t, f, &iov, 1, 0, 0, 0, NULL);
+        return SYSRET_ERRNO(EINVAL); /* an epoll fd */
+    struct iovec one = IOV1(t->req.args[1], t->req.args[2]), many[IO_IOV_MAX], *iov = &one;
+    int n = 1;
+    if (vector) {
+        int r = iov_read(t, t->req.args[1], t->req.args[2], many);
+        if (r < 0)
+            return SYSRET_ERRNO(-r);
+        iov = many;
+        n = (int)t->req.args[2];
+    }
+    return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);
 }
 
-struct sysret sys_write(struct supervisor *s, struct task *t)
-{
-    struct file *f = fd_get(t, (int)t->req.args[0]);
-    if (!f)
-        return SYSRET_CONTINUE;
-    if (f->kind != FILE_SOCKET)
-        return SYSRET_ERRNO(EINVAL);
-    struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
-    return do_send(s, t, f, &iov, 1, 0, NULL);
-}
-
-struct sysret sys_readv(struct supervisor *s, struct task *t)
-{
-    struct file *f = fd_get(t, (int)t->req.args[0]);
-    if (!f)
-        return SYSRET_CONTINUE;
-    if (f->kind != FILE_SOCKET)
-        return SYSRET_ERRNO(EINVAL);
-    struct iovec iov[IO_IOV_MAX];
-    int r = iov_read(t, t->req.args[1], t->req.args[2], iov);
-    if (r < 0)
-        return SYSRET_ERRNO(-r);
-    return do_recv(s, t, f, iov, (int)t->req.args[2], 0, 0, 0, NULL);
-}
-
-struct sysret sys_writev(struct supervisor *s, struct task *t)
-{
-    struct file *f = fd_get(t, (int)t->req.args[0]);
-    if (!f)
-        return SYSRET_CONTINUE;
-    if (f->kind != FILE_SOCKET)
-        return SYSRET_ERRNO(EINVAL);
-    struct iovec iov[IO_IOV_MAX];
-    int r = iov_read(t, t->req.args[1], t->req.args[2], iov);
-    if (r < 0)
-        return SYSRET_ERRNO(-r);
-    return do_send(s, t, f, iov, (int)t->req.args[2], 0, NULL);
-}
+struct sysret sys_read(struct supervisor *s, struct task *t) { return data_io(s, t, false, false); }
+struct sysret sys_write(struct supervisor *s, struct task *t) { return data_io(s, t, false, true); }
+struct sysret sys_readv(struct supervisor *s, struct task *t) { return data_io(s, t, true, false); }
+struct sysret sys_writev(struct supervisor *s, struct task *t) { return data_io(s, t, true, true); }
 
 /* The kernel closes the placeholder; we drop our reference. */
 struct sysret sys_close(struct supervisor *s, struct task *t)

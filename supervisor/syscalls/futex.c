@@ -136,18 +136,13 @@ static int64_t futex_deadline(struct supervisor *s, struct task *t, uint64_t add
     *err = 0;
     if (!addr)
         return -1;
-    struct timespec ts;
-    if (mem_read(t, addr, &ts, sizeof ts) < 0) {
-        *err = EFAULT;
+    int64_t v = mem_read_timespec(t, addr);
+    if (v < 0) {
+        *err = (int)-v;
         return 0;
     }
-    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC) {
-        *err = EINVAL;
-        return 0;
-    }
-    if (ts.tv_sec > 100000000000LL)
+    if (v == MEM_TIMESPEC_FOREVER)
         return -1;
-    int64_t v = ts.tv_sec * NSEC + ts.tv_nsec;
     if (!absolute)
         return sim_now_ns() + v;
     return realtime ? v - s->opt->epoch * NSEC : v;

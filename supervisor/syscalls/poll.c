@@ -113,23 +113,18 @@ static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadlin
     }
 }
 
+/* A timeout given as a struct timespec (NULL: none) to a deadline. */
 static int64_t timespec_deadline(const struct task *t, uint64_t addr, int *err)
 {
     *err = 0;
     if (!addr)
         return -1;
-    struct timespec ts;
-    if (mem_read(t, addr, &ts, sizeof ts) < 0) {
-        *err = EFAULT;
+    int64_t v = mem_read_timespec(t, addr);
+    if (v < 0) {
+        *err = (int)-v;
         return 0;
     }
-    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC) {
-        *err = EINVAL;
-        return 0;
-    }
-    if (ts.tv_sec > 1000000000LL)
-        return -1;
-    return sim_now_ns() + ts.tv_sec * NSEC + ts.tv_nsec;
+    return v == MEM_TIMESPEC_FOREVER ? -1 : sim_now_ns() + v;
 }
 
 static struct sysret do_poll(struct task *t, uint64_t addr, uint64_t nfds, int64_t deadline)

@@ -41,25 +41,6 @@ static int64_t clock_now(const struct supervisor *s, enum clock_kind k)
     return k == CK_REAL ? s->opt->epoch * NSEC + now : now;
 }
 
-static int put_timespec(const struct task *t, uint64_t addr, int64_t ns)
-{
-    struct timespec ts = {.tv_sec = ns / NSEC, .tv_nsec = ns % NSEC};
-    return mem_write(t, addr, &ts, sizeof ts);
-}
-
-/* Reads and validates a duration: -EFAULT or -EINVAL as the kernel. */
-static int64_t get_timespec(const struct task *t, uint64_t addr)
-{
-    struct timespec ts;
-    if (mem_read(t, addr, &ts, sizeof ts) < 0)
-        return -EFAULT;
-    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC)
-        return -EINVAL;
-    if (ts.tv_sec > INT64_MAX / NSEC - 1)
-        return INT64_MAX / 2; /* forever, without overflowing deadlines */
-    return ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
 struct sysret sys_clock_gettime(struct supervisor *s, struct task *t)
 {
     enum clock_kind k = clock_kind(t->req.args[0]);
@@ -67,7 +48,7 @@ struct sysret sys_clock_gettime(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE;
     if (k == CK_INVALID)
         return SYSRET_ERRNO(EINVAL);
-    if (put_timespec(t, t->req.args[1], clock_now(s, k)) < 0)
+    if (mem_write_timespec(t, t->req.args[1], clock_now(s, k)) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
 }
@@ -81,7 +62,7 @@ struct sysret sys_clock_getres(struct supervisor *s, struct task *t)
     if (k == CK_INVALID)
         return SYSRET_ERRNO(EINVAL);
     /* Virtual clocks, coarse ones included, are exact to the nanosecond. */
-    if (t->req.args[1] && put_timespec(t, t->req.args[1], 1) < 0)
+    if (t->req.args[1] && mem_write_timespec(t, t->req.args[1], 1) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
 }
@@ -126,7 +107,7 @@ static struct sysret sleep_until(struct task *t, int64_t deadline)
 struct sysret sys_nanosleep(struct supervisor *s, struct task *t)
 {
     (void)s;
-    int64_t d = get_timespec(t, t->req.args[0]);
+    int64_t d = mem_read_timespec(t, t->req.args[0]);
     if (d < 0)
         return SYSRET_ERRNO((int)-d);
     return sleep_until(t, sim_now_ns() + d);
@@ -139,7 +120,7 @@ struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
         return SYSRET_ERRNO(EINVAL);
     if (k == CK_NATIVE)
         return SYSRET_CONTINUE;
-    int64_t v = get_timespec(t, t->req.args[2]);
+    int64_t v = mem_read_timespec(t, t->req.args[2]);
     if (v < 0)
         return SYSRET_ERRNO((int)-v);
     int64_t deadline = sim_now_ns() + v;
