@@ -23,7 +23,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,36 +32,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "nettest.h"
 #include "selfcheck.h"
 
 static bool virt;
 static const char *argv0;
-
-static const char *errname(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "?";
-}
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void fail_errno(const char *fmt, ...)
-{
-    int e = errno;
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fail("%s (expected success, got -1 errno=%d %s: %s)", what, e, errname(e), strerror(e));
-}
-
-static const char *fmt_addr(const struct sockaddr_in *sa, char *buf, size_t len)
-{
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip) == NULL)
-        snprintf(ip, sizeof ip, "?");
-    snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-    return buf;
-}
 
 static const char *fmt_ip(struct in_addr ip, char *buf, size_t len)
 {
@@ -71,34 +45,10 @@ static const char *fmt_ip(struct in_addr ip, char *buf, size_t len)
     return buf;
 }
 
-static void xclose(int fd)
-{
-    if (close(fd) != 0)
-        fail_errno("close(%d)", fd);
-}
-
+/* ip in network byte order, as resolved and printed here */
 static struct sockaddr_in sockaddr_of(struct in_addr ip, uint16_t port)
 {
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr = ip;
-    sa.sin_port = htons(port);
-    return sa;
-}
-
-static void get_name(int fd, bool peer, struct sockaddr_in *sa, const char *what)
-{
-    socklen_t len = sizeof *sa;
-    memset(sa, 0, sizeof *sa);
-    int r = peer ? getpeername(fd, (struct sockaddr *)sa, &len)
-                 : getsockname(fd, (struct sockaddr *)sa, &len);
-    if (r != 0)
-        fail_errno("%s(%s)", peer ? "getpeername" : "getsockname", what);
-    if (len != sizeof *sa || sa->sin_family != AF_INET)
-        fail("%s(%s) (expected AF_INET, length %zu, got family %d, length %u)",
-             peer ? "getpeername" : "getsockname", what, sizeof *sa, sa->sin_family,
-             (unsigned)len);
+    return make_sockaddr(ntohl(ip.s_addr), port);
 }
 
 static void expect_addr(const char *what, const struct sockaddr_in *got, struct in_addr ip,
@@ -142,9 +92,7 @@ static void check_resolution(const char *name, const char *ipstr)
 static int listener(struct in_addr ip, uint16_t *port)
 {
     char a[32];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        fail_errno("socket(AF_INET, SOCK_STREAM)");
+    int fd = xsocket(SOCK_STREAM);
     struct sockaddr_in sa = sockaddr_of(ip, 0);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         fail_errno("bind(%s)", fmt_addr(&sa, a, sizeof a));
@@ -164,9 +112,7 @@ static void connect_check(int l, struct in_addr lip, struct in_addr ip, uint16_t
     char a1[32], a2[32], l1[32];
     struct sockaddr_in dst = sockaddr_of(ip, port), lsa = sockaddr_of(lip, port);
     fmt_addr(&lsa, l1, sizeof l1);
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    if (c < 0)
-        fail_errno("socket(AF_INET, SOCK_STREAM)");
+    int c = xsocket(SOCK_STREAM);
     if (connect(c, (struct sockaddr *)&dst, sizeof dst) != 0)
         fail_errno("connect(%s) to a listener on %s", fmt_addr(&dst, a1, sizeof a1), l1);
     struct sockaddr_in peer;
@@ -208,9 +154,7 @@ static void expect_refused(struct in_addr ip, uint16_t port, const char *why)
 {
     char a[32];
     struct sockaddr_in dst = sockaddr_of(ip, port);
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    if (c < 0)
-        fail_errno("socket(AF_INET, SOCK_STREAM)");
+    int c = xsocket(SOCK_STREAM);
     int r = connect(c, (struct sockaddr *)&dst, sizeof dst);
     int e = errno;
     if (r != -1 || e != ECONNREFUSED)

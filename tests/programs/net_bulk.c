@@ -24,15 +24,12 @@
  * Exit status: 0 on success, 1 on a failed check (one "FAIL: ..." line on
  * stderr), 2 on a usage error.
  */
-#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,11 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nettest.h"
 #include "selfcheck.h"
 
 #define NSEC_PER_SEC INT64_C(1000000000)
-#define CONNECT_TRIES 50
-#define CONNECT_PAUSE_NS 20000000L
 #define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 #define FNV_PRIME UINT64_C(0x100000001b3)
 #define SEED UINT64_C(0x9e3779b97f4a7c15)
@@ -56,37 +52,6 @@
 
 static bool virt;
 static const char *argv0;
-static char who[16] = "net_bulk";
-static pid_t server_pid;
-
-static const char *errname(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "?";
-}
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void fail_errno(const char *fmt, ...)
-{
-    int e = errno;
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fail("%s: %s (expected success, got -1 errno=%d %s: %s)", who, what, e, errname(e),
-         strerror(e));
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
 
 static bool parse_double(const char *s, double lo, double hi, double *out)
 {
@@ -105,29 +70,6 @@ static int64_t mono_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         fail_errno("clock_gettime(CLOCK_MONOTONIC)");
     return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-static void pause_ns(long ns)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
-    while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            fail_errno("nanosleep");
-}
-
-static const char *fmt_addr(const struct sockaddr_in *sa, char *buf, size_t len)
-{
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip) == NULL)
-        snprintf(ip, sizeof ip, "?");
-    snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-    return buf;
-}
-
-static void kill_server(void)
-{
-    if (server_pid > 0)
-        kill(server_pid, SIGKILL);
 }
 
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
@@ -161,22 +103,6 @@ static void stream_fill(struct stream *s, uint8_t *p, size_t n)
     }
 }
 
-static void write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            fail_errno("write(%zu bytes)", n);
-        }
-        if (w == 0)
-            fail("%s: write(%zu bytes) (expected > 0, got 0)", who, n);
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static size_t read_full(int fd, uint8_t *p, size_t n)
 {
     size_t got = 0;
@@ -202,17 +128,9 @@ static void run_server(bool loopback, long port, size_t chunk)
     int l = socket(AF_INET, SOCK_STREAM, 0);
     if (l < 0)
         fail_errno("socket");
-    int one = 1;
-    if (setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        fail_errno("setsockopt(SO_REUSEADDR)");
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
+    struct sockaddr_in sa =
+        bind_reuseaddr(l, loopback ? INADDR_LOOPBACK : INADDR_ANY, (uint16_t)port);
     char a[32];
-    if (bind(l, (struct sockaddr *)&sa, sizeof sa) != 0)
-        fail_errno("bind(%s)", fmt_addr(&sa, a, sizeof a));
     if (listen(l, 4) != 0)
         fail_errno("listen");
     printf("ok: %s: listening on %s\n", who, fmt_addr(&sa, a, sizeof a));
@@ -257,46 +175,19 @@ static void run_server(bool loopback, long port, size_t chunk)
 
 /* ---- client ---- */
 
-static void resolve(const char *host, long port, struct sockaddr_in *out)
+/* One blocking attempt for connect_retry(). */
+static int connect_once(const struct sockaddr_in *srv, const char *addr)
 {
-    struct addrinfo hints, *res = NULL;
-    char serv[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(serv, sizeof serv, "%ld", port);
-    int rc = getaddrinfo(host, serv, &hints, &res);
-    if (rc != 0)
-        fail("%s: getaddrinfo(\"%s\", \"%s\", AF_INET) (expected 0, got %d %s)", who, host, serv,
-             rc, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-    if (res == NULL || res->ai_family != AF_INET || res->ai_addrlen != sizeof *out)
-        fail("%s: getaddrinfo(\"%s\") (expected an AF_INET address, got none)", who, host);
-    memcpy(out, res->ai_addr, sizeof *out);
-    freeaddrinfo(res);
-}
-
-static int connect_retry(const struct sockaddr_in *srv)
-{
-    char a[32];
-    for (int t = 1;; t++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            fail_errno("socket");
-        if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) == 0) {
-            printf("ok: %s: connected to %s after %d attempt%s\n", who,
-                   fmt_addr(srv, a, sizeof a), t, t > 1 ? "s" : "");
-            return fd;
-        }
-        if (errno != ECONNREFUSED)
-            fail_errno("connect(%s)", fmt_addr(srv, a, sizeof a));
-        if (close(fd) != 0)
-            fail_errno("close");
-        if (t == CONNECT_TRIES)
-            fail("%s: connect to %s (expected success within %d tries, got ECONNREFUSED each time)",
-                 who, fmt_addr(srv, a, sizeof a), CONNECT_TRIES);
-        pause_ns(CONNECT_PAUSE_NS);
-    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        fail_errno("socket");
+    if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) == 0)
+        return fd;
+    if (errno != ECONNREFUSED)
+        fail_errno("connect(%s)", addr);
+    if (close(fd) != 0)
+        fail_errno("close");
+    return -1;
 }
 
 static void run_client(const struct sockaddr_in *srv, uint64_t size, size_t chunk,
@@ -306,7 +197,7 @@ static void run_client(const struct sockaddr_in *srv, uint64_t size, size_t chun
     uint8_t *buf = malloc(chunk);
     if (buf == NULL)
         fail("%s: malloc(%zu) (expected memory, got NULL)", who, chunk);
-    int fd = connect_retry(srv);
+    int fd = connect_retry(srv, connect_once);
     int64_t t0 = mono_ns();
     struct stream st = {.state = SEED};
     uint64_t hash = FNV_OFFSET;
@@ -362,45 +253,6 @@ static void run_client(const struct sockaddr_in *srv, uint64_t size, size_t chun
     }
 }
 
-/* "both" without NET_TEST_PORT: port 40000 + pid % 20000, or the next free
- * one if that is taken (it lies in Linux' ephemeral port range, so a
- * TIME_WAIT connection of an earlier run may hold it).  Probed with a
- * throw-away socket bound like the server's. */
-static long default_port(void)
-{
-    long base = 40000 + getpid() % 20000;
-    for (long k = 0; k < 100; k++) {
-        long port = 40000 + (base - 40000 + k) % 20000;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            fail_errno("socket (port probe)");
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-            fail_errno("setsockopt(SO_REUSEADDR) (port probe)");
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-        if (r == 0)
-            r = listen(fd, 1);
-        int e = errno;
-        if (close(fd) != 0)
-            fail_errno("close (port probe)");
-        if (r == 0) {
-            if (k > 0)
-                printf("both: port %ld is in use, using port %ld\n", base, port);
-            return port;
-        }
-        if (e != EADDRINUSE) {
-            errno = e;
-            fail_errno("bind(127.0.0.1:%ld) (port probe)", port);
-        }
-    }
-    fail("both: free port from %ld on (expected one within 100 ports, got none)", base);
-}
-
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
@@ -416,6 +268,7 @@ static _Noreturn void usage(void)
 int main(int argc, char **argv)
 {
     argv0 = argc > 0 ? argv[0] : "net_bulk";
+    snprintf(who, sizeof who, "net_bulk"); /* until a role names itself */
     setvbuf(stdout, NULL, _IOLBF, 0);
     long size = 64L << 20, chunk = 128L << 10;
     double expect_s = 0, tol = 0.05;
@@ -426,10 +279,10 @@ int main(int argc, char **argv)
             usage();
         const char *o = argv[i], *v = argv[i + 1];
         if (strcmp(o, "--size") == 0) {
-            if (!parse_long(v, 0, INT64_MAX / 2, &size))
+            if (!parse_int(v, 0, INT64_MAX / 2, &size))
                 usage();
         } else if (strcmp(o, "--chunk") == 0) {
-            if (!parse_long(v, 1, MAX_CHUNK, &chunk))
+            if (!parse_int(v, 1, MAX_CHUNK, &chunk))
                 usage();
         } else if (strcmp(o, "--expect-seconds") == 0) {
             if (!parse_double(v, 1e-9, 1e9, &expect_s))
@@ -445,63 +298,38 @@ int main(int argc, char **argv)
     }
     if (have_tol && expect_s == 0)
         usage();
-    if (i >= argc)
+    struct role_args ra;
+    if (!parse_role(argc, argv, i, &ra))
         usage();
-    const char *role = argv[i++];
-    int nargs = strcmp(role, "both") == 0 ? 0 : strcmp(role, "server") == 0 ? 1
-                                              : strcmp(role, "client") == 0 ? 2
-                                                                            : -1;
-    if (nargs < 0 || argc - i < nargs || argc - i > nargs + 1)
-        usage();
-    if (argc - i == nargs + 1) {
-        if (strcmp(argv[argc - 1], "virtual") != 0)
-            usage();
-        virt = true;
-    }
-    long port = 0;
-    if (nargs > 0 && !parse_long(argv[i + nargs - 1], 1, 65535, &port))
-        usage();
+    virt = ra.virt;
+    long port = ra.port;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fail_errno("signal(SIGPIPE, SIG_IGN)");
-    printf("net_bulk: %s, %s mode, %ld bytes in writes of %ld bytes\n", role,
+    printf("net_bulk: %s, %s mode, %ld bytes in writes of %ld bytes\n", ra.name,
            virt ? "virtual" : "native", size, chunk);
 
-    if (nargs == 1) {
+    if (ra.role == ROLE_SERVER) {
         run_server(false, port, (size_t)chunk);
-    } else if (nargs == 2) {
+    } else if (ra.role == ROLE_CLIENT) {
         struct sockaddr_in srv;
-        resolve(argv[i], port, &srv);
+        resolve(ra.host, port, SOCK_STREAM, &srv);
         run_client(&srv, (uint64_t)size, (size_t)chunk, expect_s, tol);
     } else {
-        const char *env = getenv("NET_TEST_PORT");
-        if (env != NULL && *env != '\0') {
-            if (!parse_long(env, 1, 65535, &port))
-                usage();
-        } else {
-            port = default_port();
-        }
-        if (atexit(kill_server) != 0)
-            fail("atexit (expected 0, got nonzero)");
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid < 0)
-            fail_errno("fork");
+        if (!both_port(SOCK_STREAM, &port))
+            usage();
+        kill_kids_at_exit();
+        pid_t pid = xfork();
         if (pid == 0) {
             run_server(true, port, (size_t)chunk);
             exit(0);
         }
-        server_pid = pid;
-        struct sockaddr_in srv;
-        memset(&srv, 0, sizeof srv);
-        srv.sin_family = AF_INET;
-        srv.sin_port = htons((uint16_t)port);
-        srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        kids[nkids++] = pid;
+        struct sockaddr_in srv = make_sockaddr(INADDR_LOOPBACK, (uint16_t)port);
         run_client(&srv, (uint64_t)size, (size_t)chunk, expect_s, tol);
         int status;
         if (waitpid(pid, &status, 0) != pid)
             fail_errno("waitpid(server)");
-        server_pid = 0;
+        nkids = 0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             fail("both: server child (expected exit 0, got status 0x%x)", (unsigned)status);
     }

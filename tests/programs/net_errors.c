@@ -25,7 +25,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,9 +35,9 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "nettest.h"
 #include "selfcheck.h"
 
 #define SELF_EXE "/proc/self/exe"
@@ -51,23 +50,6 @@
 static bool virt;
 static const char *argv0;
 
-static const char *errname(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "?";
-}
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void fail_errno(const char *fmt, ...)
-{
-    int e = errno;
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fail("%s (expected success, got -1 errno=%d %s: %s)", what, e, errname(e), strerror(e));
-}
-
 /* r is a syscall result: it must be -1 with errno == want. */
 static void expect_err(long r, int want, const char *what)
 {
@@ -75,50 +57,6 @@ static void expect_err(long r, int want, const char *what)
     if (r != -1 || e != want)
         fail("%s (expected -1 %s, got %ld errno=%d %s)", what, errname(want), r,
              r == -1 ? e : 0, r == -1 ? errname(e) : "none");
-}
-
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static void pause_ns(long ns)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
-    while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            fail_errno("nanosleep");
-}
-
-static void xclose(int fd)
-{
-    if (close(fd) != 0)
-        fail_errno("close(%d)", fd);
-}
-
-static int xsocket(int type)
-{
-    int fd = socket(AF_INET, type, 0);
-    if (fd < 0)
-        fail_errno("socket(AF_INET, %s)",
-                   (type & 0xf) == SOCK_STREAM ? "SOCK_STREAM" : "SOCK_DGRAM");
-    return fd;
-}
-
-static struct sockaddr_in loopback(uint16_t port)
-{
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sa;
 }
 
 static void set_int(int fd, int level, int opt, int val, const char *what)
@@ -141,7 +79,7 @@ static int get_int(int fd, int level, int opt, const char *what)
 /* Binds fd to 127.0.0.1:port (0 = any) and returns the bound port. */
 static uint16_t bind_lo(int fd, uint16_t port)
 {
-    struct sockaddr_in sa = loopback(port);
+    struct sockaddr_in sa = make_sockaddr(INADDR_LOOPBACK, port);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         fail_errno("bind(127.0.0.1:%u)", (unsigned)port);
     socklen_t len = sizeof sa;
@@ -161,7 +99,7 @@ static uint16_t bind_lo(int fd, uint16_t port)
 
 static void connect_lo(int fd, uint16_t port)
 {
-    struct sockaddr_in sa = loopback(port);
+    struct sockaddr_in sa = make_sockaddr(INADDR_LOOPBACK, port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         fail_errno("connect(127.0.0.1:%u)", (unsigned)port);
 }
@@ -318,7 +256,7 @@ static void test_bind_conflicts(void)
     /* plain double bind */
     int a = xsocket(SOCK_STREAM), b = xsocket(SOCK_STREAM);
     uint16_t port = bind_lo(a, 0);
-    struct sockaddr_in sa = loopback(port);
+    struct sockaddr_in sa = make_sockaddr(INADDR_LOOPBACK, port);
     expect_err(bind(b, (struct sockaddr *)&sa, sizeof sa), EADDRINUSE,
                "second bind to the same port without SO_REUSEADDR");
     xclose(a);
@@ -333,7 +271,7 @@ static void test_bind_conflicts(void)
     port = bind_lo(a, 0);
     if (listen(a, 4) != 0)
         fail_errno("listen");
-    sa = loopback(port);
+    sa = make_sockaddr(INADDR_LOOPBACK, port);
     const char *which;
     if (bind(b, (struct sockaddr *)&sa, sizeof sa) == 0) {
         expect_err(listen(b, 4), EADDRINUSE,
@@ -368,7 +306,7 @@ static void test_refused(void)
     /* a port bound but not listening: nobody else can take it meanwhile */
     int holder = xsocket(SOCK_STREAM);
     uint16_t port = bind_lo(holder, 0);
-    struct sockaddr_in sa = loopback(port);
+    struct sockaddr_in sa = make_sockaddr(INADDR_LOOPBACK, port);
 
     int fd = xsocket(SOCK_STREAM);
     expect_err(connect(fd, (struct sockaddr *)&sa, sizeof sa), ECONNREFUSED,
@@ -708,7 +646,7 @@ static void test_bad_pointers(void)
     if (recv(c, drain, sizeof drain, MSG_DONTWAIT) < 0 && errno != EAGAIN)
         fail_errno("recv to drain after EFAULT");
 
-    struct sockaddr_in sa = loopback(9);
+    struct sockaddr_in sa = make_sockaddr(INADDR_LOOPBACK, 9);
     int u = xsocket(SOCK_DGRAM);
     expect_err(syscall(SYS_sendto, u, "x", 1, 0, &sa, 3), EINVAL, "sendto(addrlen = 3)");
     printf("ok: sendto(UDP, addrlen 3) -> EINVAL\n");
@@ -741,11 +679,7 @@ static void test_fork(void)
 {
     int c, s;
     tcp_pair(&c, &s);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_errno("fork");
+    pid_t pid = xfork();
     if (pid == 0) {
         const char msg[] = "hello";
         _exit(write(c, msg, 5) == 5 ? 0 : CHILD_ERR_IO);
@@ -773,11 +707,7 @@ static void exec_check(int cloexec_fd, int kept_fd, int peer, const char *how)
     snprintf(a1, sizeof a1, "%d", cloexec_fd);
     snprintf(a2, sizeof a2, "%d", kept_fd);
     char *args[] = {(char *)argv0, "--check-fds", a1, a2, NULL};
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_errno("fork");
+    pid_t pid = xfork();
     if (pid == 0) {
         execv(SELF_EXE, args);
         _exit(CHILD_ERR_EXEC);

@@ -34,11 +34,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,15 +47,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "nettest.h"
 #include "selfcheck.h"
 
-#define MAX_CLIENTS 64
-#define CONNECT_TRIES 50
-#define CONNECT_PAUSE_NS 20000000L
 #define WAIT_MS 10000      /* no progress for this long: fail instead of hanging */
 #define BLOCK_PIECE 32768  /* blocking client: write this much, then read its echo */
 #define SERVER_BUF 65536
@@ -73,105 +67,9 @@ static enum mode mode = MODE_BLOCKING;
 static int nclients = 1;
 static bool virt;
 static const char *argv0;
-static char who[32] = "net_tcp_echo"; /* "server", "client 2": prefix of messages */
-static int report_fd = -1;             /* "both": pipe where ports are reported */
-static pid_t kids[MAX_CLIENTS + 1];    /* children killed if this process fails */
-static int nkids;
+static int report_fd = -1; /* "both": pipe where ports are reported */
 
 enum { EV_RD = 1, EV_WR = 2, EV_ERR = 4 };
-
-static const char *errname(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "?";
-}
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void fail_errno(const char *fmt, ...)
-{
-    int e = errno;
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fail("%s: %s (expected success, got -1 errno=%d %s: %s)", who, what, e, errname(e),
-         strerror(e));
-}
-
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static const char *fmt_addr(const struct sockaddr_in *sa, char *buf, size_t len)
-{
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip) == NULL)
-        snprintf(ip, sizeof ip, "?");
-    snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-    return buf;
-}
-
-static void pause_ns(long ns)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
-    while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            fail_errno("nanosleep");
-}
-
-static void kill_kids(void)
-{
-    for (int i = 0; i < nkids; i++)
-        if (kids[i] > 0)
-            kill(kids[i], SIGKILL);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_errno("fork");
-    if (pid == 0)
-        nkids = 0; /* the children are the parent's to kill, not ours */
-    return pid;
-}
-
-static void reap(int k, const char *what)
-{
-    int status;
-    pid_t r = waitpid(kids[k], &status, 0);
-    if (r != kids[k])
-        fail_errno("waitpid(%ld) for %s", (long)kids[k], what);
-    kids[k] = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (WIFSIGNALED(status))
-            fail("%s: %s (expected exit 0, got signal %d)", who, what, WTERMSIG(status));
-        fail("%s: %s (expected exit 0, got exit %d)", who, what, WEXITSTATUS(status));
-    }
-}
-
-static void get_name(int fd, bool peer, struct sockaddr_in *sa, const char *what)
-{
-    socklen_t len = sizeof *sa;
-    memset(sa, 0, sizeof *sa);
-    int r = peer ? getpeername(fd, (struct sockaddr *)sa, &len)
-                 : getsockname(fd, (struct sockaddr *)sa, &len);
-    if (r != 0)
-        fail_errno("%s(%s)", peer ? "getpeername" : "getsockname", what);
-    if (len != sizeof *sa || sa->sin_family != AF_INET)
-        fail("%s: %s(%s) (expected AF_INET, length %zu, got family %d, length %u)", who,
-             peer ? "getpeername" : "getsockname", what, sizeof *sa, sa->sin_family,
-             (unsigned)len);
-}
 
 static int so_error(int fd)
 {
@@ -270,71 +168,43 @@ static void close_sock(int fd)
             fail_errno("epoll_ctl(DEL, %d)", fd);
         cli_ep_fd = -1;
     }
-    if (close(fd) != 0)
-        fail_errno("close(%d)", fd);
+    xclose(fd);
 }
 
 /* ---- client ---- */
 
-static void resolve(const char *host, long port, struct sockaddr_in *out)
-{
-    struct addrinfo hints, *res = NULL;
-    char serv[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(serv, sizeof serv, "%ld", port);
-    int rc = getaddrinfo(host, serv, &hints, &res);
-    if (rc != 0)
-        fail("%s: getaddrinfo(\"%s\", \"%s\", AF_INET) (expected 0, got %d %s)", who, host, serv,
-             rc, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-    if (res == NULL || res->ai_family != AF_INET || res->ai_addrlen != sizeof *out)
-        fail("%s: getaddrinfo(\"%s\") (expected an AF_INET address, got none)", who, host);
-    memcpy(out, res->ai_addr, sizeof *out);
-    freeaddrinfo(res);
-}
-
-static int connect_retry(const struct sockaddr_in *srv)
+/* One attempt for connect_retry(), non-blocking in the event modes. */
+static int connect_once(const struct sockaddr_in *srv, const char *addr)
 {
     bool nb = mode != MODE_BLOCKING;
-    char sbuf[32];
-    fmt_addr(srv, sbuf, sizeof sbuf);
-    for (int t = 1;; t++) {
-        int fd = socket(AF_INET, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
-        if (fd < 0)
-            fail_errno("socket(AF_INET, SOCK_STREAM%s)", nb ? "|SOCK_NONBLOCK" : "");
-        int err;
-        if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) == 0) {
-            err = 0;
-            if (nb)
-                printf("ok: %s: non-blocking connect to %s completed at once\n", who, sbuf);
-        } else if (nb && errno == EINPROGRESS) {
-            int ev = wait_io(fd, false, true);
-            err = so_error(fd);
-            if (err == 0) {
-                if (!(ev & EV_WR))
-                    fail("%s: connect completion (expected writable, got events 0x%x)", who, ev);
-                printf("ok: %s: non-blocking connect -> EINPROGRESS, %s -> writable, "
-                       "SO_ERROR == 0\n",
-                       who, mode_names[mode]);
-            }
-        } else {
-            err = errno;
-        }
+    int fd = socket(AF_INET, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0)
+        fail_errno("socket(AF_INET, SOCK_STREAM%s)", nb ? "|SOCK_NONBLOCK" : "");
+    int err;
+    if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) == 0) {
+        err = 0;
+        if (nb)
+            printf("ok: %s: non-blocking connect to %s completed at once\n", who, addr);
+    } else if (nb && errno == EINPROGRESS) {
+        int ev = wait_io(fd, false, true);
+        err = so_error(fd);
         if (err == 0) {
-            printf("ok: %s: connected to %s after %d attempt%s\n", who, sbuf, t, t > 1 ? "s" : "");
-            return fd;
+            if (!(ev & EV_WR))
+                fail("%s: connect completion (expected writable, got events 0x%x)", who, ev);
+            printf("ok: %s: non-blocking connect -> EINPROGRESS, %s -> writable, "
+                   "SO_ERROR == 0\n",
+                   who, mode_names[mode]);
         }
-        if (err != ECONNREFUSED)
-            fail("%s: connect to %s (expected success or ECONNREFUSED, got errno=%d %s)", who,
-                 sbuf, err, errname(err));
-        close_sock(fd);
-        if (t == CONNECT_TRIES)
-            fail("%s: connect to %s (expected success within %d tries, got ECONNREFUSED each time)",
-                 who, sbuf, CONNECT_TRIES);
-        pause_ns(CONNECT_PAUSE_NS);
+    } else {
+        err = errno;
     }
+    if (err == 0)
+        return fd;
+    if (err != ECONNREFUSED)
+        fail("%s: connect to %s (expected success or ECONNREFUSED, got errno=%d %s)", who, addr,
+             err, errname(err));
+    close_sock(fd);
+    return -1;
 }
 
 static void check_echo(size_t msg, const uint8_t *expected, const uint8_t *got, size_t n,
@@ -347,22 +217,6 @@ static void check_echo(size_t msg, const uint8_t *expected, const uint8_t *got, 
         i++;
     fail("%s: echo of message %zu (%zu bytes), byte %zu (expected 0x%02x, got 0x%02x)", who,
          msg + 1, msg_sizes[msg], off + i, expected[i], got[i]);
-}
-
-static void write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            fail_errno("write(%zu bytes)", len);
-        }
-        if (n == 0)
-            fail("%s: write(%zu bytes) (expected > 0, got 0)", who, len);
-        buf += n;
-        len -= (size_t)n;
-    }
 }
 
 static void exchange_blocking(int fd, size_t k, const uint8_t *msg, uint8_t *rbuf)
@@ -445,7 +299,7 @@ static void run_client(const struct sockaddr_in *srv, int idx)
 {
     char a1[32], a2[32];
     snprintf(who, sizeof who, "client %d", idx + 1);
-    int fd = connect_retry(srv);
+    int fd = connect_retry(srv, connect_once);
     if (mode == MODE_BLOCKING) {
         /* a lost echo byte fails instead of hanging */
         struct timeval tv = {.tv_sec = WAIT_MS / 1000, .tv_usec = 0};
@@ -494,25 +348,6 @@ static void run_client(const struct sockaddr_in *srv, int idx)
     close_sock(fd);
 }
 
-/* Runs nclients clients at the same time: N-1 forked children and this process. */
-static void run_clients(const struct sockaddr_in *srv)
-{
-    int first = nkids;
-    for (int i = 1; i < nclients; i++) {
-        pid_t pid = xfork();
-        if (pid == 0) {
-            run_client(srv, i);
-            exit(0);
-        }
-        kids[nkids++] = pid;
-    }
-    run_client(srv, 0);
-    snprintf(who, sizeof who, "client 1");
-    for (int k = first; k < nkids; k++)
-        reap(k, "client child process");
-    nkids = first;
-}
-
 /* ---- server ---- */
 
 struct conn {
@@ -532,20 +367,10 @@ static uint64_t expected_total;
 
 static int make_listener(bool loopback, long port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | (mode != MODE_BLOCKING ? SOCK_NONBLOCK : 0), 0);
-    if (fd < 0)
-        fail_errno("socket(AF_INET, SOCK_STREAM)");
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        fail_errno("setsockopt(SO_REUSEADDR)");
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
+    int fd = xsocket(SOCK_STREAM | (mode != MODE_BLOCKING ? SOCK_NONBLOCK : 0));
+    struct sockaddr_in sa =
+        bind_reuseaddr(fd, loopback ? INADDR_LOOPBACK : INADDR_ANY, (uint16_t)port);
     char a[32], a2[32];
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        fail_errno("bind(%s)", fmt_addr(&sa, a, sizeof a));
     if (listen(fd, 64) != 0)
         fail_errno("listen");
     struct sockaddr_in got;
@@ -939,45 +764,6 @@ static void check_reports(int rfd)
     printf("ok: peer ports of the accepted sockets == the clients' local ports (%d)\n", nc);
 }
 
-/* "both" without NET_TEST_PORT: port 40000 + pid % 20000, or the next free
- * one if that is taken (it lies in Linux' ephemeral port range, so a
- * TIME_WAIT connection of an earlier run may hold it).  Probed with a
- * throw-away socket bound like the server's. */
-static long default_port(void)
-{
-    long base = 40000 + getpid() % 20000;
-    for (long k = 0; k < 100; k++) {
-        long port = 40000 + (base - 40000 + k) % 20000;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            fail_errno("socket (port probe)");
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-            fail_errno("setsockopt(SO_REUSEADDR) (port probe)");
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-        if (r == 0)
-            r = listen(fd, 1);
-        int e = errno;
-        if (close(fd) != 0)
-            fail_errno("close (port probe)");
-        if (r == 0) {
-            if (k > 0)
-                printf("both: port %ld is in use, using port %ld\n", base, port);
-            return port;
-        }
-        if (e != EADDRINUSE) {
-            errno = e;
-            fail_errno("bind(127.0.0.1:%ld) (port probe)", port);
-        }
-    }
-    fail("both: free port from %ld on (expected one within 100 ports, got none)", base);
-}
-
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
@@ -991,6 +777,7 @@ static _Noreturn void usage(void)
 int main(int argc, char **argv)
 {
     argv0 = argc > 0 ? argv[0] : "net_tcp_echo";
+    snprintf(who, sizeof who, "net_tcp_echo"); /* until a role names itself */
     setvbuf(stdout, NULL, _IOLBF, 0);
     int i = 1;
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
@@ -1010,43 +797,26 @@ int main(int argc, char **argv)
         }
         i += 2;
     }
-    if (i >= argc)
+    struct role_args ra;
+    if (!parse_role(argc, argv, i, &ra))
         usage();
-    const char *role = argv[i++];
-    int nargs = strcmp(role, "both") == 0 ? 0 : strcmp(role, "server") == 0 ? 1
-                                              : strcmp(role, "client") == 0 ? 2
-                                                                            : -1;
-    if (nargs < 0 || argc - i < nargs || argc - i > nargs + 1)
-        usage();
-    if (argc - i == nargs + 1) {
-        if (strcmp(argv[argc - 1], "virtual") != 0)
-            usage();
-        virt = true;
-    }
-    long port = 0;
-    if (nargs > 0 && !parse_int(argv[i + nargs - 1], 1, 65535, &port))
-        usage();
+    virt = ra.virt;
+    long port = ra.port;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fail_errno("signal(SIGPIPE, SIG_IGN)");
-    if (atexit(kill_kids) != 0)
-        fail("atexit (expected 0, got nonzero)");
-    printf("net_tcp_echo: %s, %s mode, %s, %d client%s\n", role, virt ? "virtual" : "native",
+    kill_kids_at_exit();
+    printf("net_tcp_echo: %s, %s mode, %s, %d client%s\n", ra.name, virt ? "virtual" : "native",
            mode_names[mode], nclients, nclients > 1 ? "s" : "");
 
-    if (nargs == 1) {
+    if (ra.role == ROLE_SERVER) {
         run_server(false, port);
-    } else if (nargs == 2) {
+    } else if (ra.role == ROLE_CLIENT) {
         struct sockaddr_in srv;
-        resolve(argv[i], port, &srv);
-        run_clients(&srv);
+        resolve(ra.host, port, SOCK_STREAM, &srv);
+        run_clients(&srv, nclients, run_client);
     } else {
-        const char *env = getenv("NET_TEST_PORT");
-        if (env != NULL && *env != '\0') {
-            if (!parse_int(env, 1, 65535, &port))
-                usage();
-        } else {
-            port = default_port();
-        }
+        if (!both_port(SOCK_STREAM, &port))
+            usage();
         int rep[2];
         if (pipe2(rep, O_CLOEXEC) != 0)
             fail_errno("pipe2");
@@ -1060,12 +830,8 @@ int main(int argc, char **argv)
         }
         kids[nkids++] = pid;
         report_fd = rep[1];
-        struct sockaddr_in srv;
-        memset(&srv, 0, sizeof srv);
-        srv.sin_family = AF_INET;
-        srv.sin_port = htons((uint16_t)port);
-        srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        run_clients(&srv);
+        struct sockaddr_in srv = make_sockaddr(INADDR_LOOPBACK, (uint16_t)port);
+        run_clients(&srv, nclients, run_client);
         snprintf(who, sizeof who, "both");
         reap(0, "server child process");
         nkids = 0;

@@ -27,11 +27,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,13 +37,11 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "nettest.h"
 #include "selfcheck.h"
 
-#define MAX_CLIENTS 64
 #define PING_TRIES 50
 #define PING_PAUSE_NS 20000000L
 #define PING_TIMEOUT_US 200000
@@ -61,52 +55,7 @@ static const size_t dgram_sizes[] = {1, 100, 1400, 8000, 60000};
 static int nclients = 1;
 static bool virt;
 static const char *argv0;
-static char who[32] = "net_udp_echo";
-static pid_t kids[MAX_CLIENTS + 1];
-static int nkids;
 static uint8_t sbuf[MAX_DGRAM], rbuf[MAX_DGRAM];
-
-static const char *errname(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "?";
-}
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void fail_errno(const char *fmt, ...)
-{
-    int e = errno;
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (e == EAGAIN || e == EWOULDBLOCK)
-        fail("%s: %s (expected success, got -1 errno=%d %s: no datagram within the receive "
-             "timeout, lost?)",
-             who, what, e, errname(e));
-    fail("%s: %s (expected success, got -1 errno=%d %s: %s)", who, what, e, errname(e),
-         strerror(e));
-}
-
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static const char *fmt_addr(const struct sockaddr_in *sa, char *buf, size_t len)
-{
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip) == NULL)
-        snprintf(ip, sizeof ip, "?");
-    snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-    return buf;
-}
 
 static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
 {
@@ -114,66 +63,11 @@ static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
            a->sin_addr.s_addr == b->sin_addr.s_addr;
 }
 
-static void pause_ns(long ns)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
-    while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            fail_errno("nanosleep");
-}
-
-static void kill_kids(void)
-{
-    for (int i = 0; i < nkids; i++)
-        if (kids[i] > 0)
-            kill(kids[i], SIGKILL);
-}
-
-static pid_t xfork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_errno("fork");
-    if (pid == 0)
-        nkids = 0;
-    return pid;
-}
-
-static void reap(int k, const char *what)
-{
-    int status;
-    pid_t r = waitpid(kids[k], &status, 0);
-    if (r != kids[k])
-        fail_errno("waitpid(%ld) for %s", (long)kids[k], what);
-    kids[k] = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (WIFSIGNALED(status))
-            fail("%s: %s (expected exit 0, got signal %d)", who, what, WTERMSIG(status));
-        fail("%s: %s (expected exit 0, got exit %d)", who, what, WEXITSTATUS(status));
-    }
-}
-
 static void set_rcvtimeo(int fd, long usec)
 {
     struct timeval tv = {.tv_sec = usec / 1000000, .tv_usec = usec % 1000000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
         fail_errno("setsockopt(SO_RCVTIMEO, %ld us)", usec);
-}
-
-static int udp_socket(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0)
-        fail_errno("socket(AF_INET, SOCK_DGRAM)");
-    return fd;
-}
-
-static void xclose(int fd)
-{
-    if (close(fd) != 0)
-        fail_errno("close(%d)", fd);
 }
 
 static void fill(uint8_t *buf, size_t len, unsigned seed)
@@ -205,18 +99,10 @@ static void check_len(const char *what, ssize_t got, size_t want)
 static void run_server(bool loopback, long port)
 {
     snprintf(who, sizeof who, "server");
-    int fd = udp_socket();
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        fail_errno("setsockopt(SO_REUSEADDR)");
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
+    int fd = xsocket(SOCK_DGRAM);
+    struct sockaddr_in sa =
+        bind_reuseaddr(fd, loopback ? INADDR_LOOPBACK : INADDR_ANY, (uint16_t)port);
     char a[32];
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        fail_errno("bind(%s)", fmt_addr(&sa, a, sizeof a));
     printf("ok: %s: bound to %s, waiting for %d client%s\n", who, fmt_addr(&sa, a, sizeof a),
            nclients, nclients > 1 ? "s" : "");
 
@@ -264,31 +150,12 @@ static void run_server(bool loopback, long port)
 
 /* ---- client ---- */
 
-static void resolve(const char *host, long port, struct sockaddr_in *out)
-{
-    struct addrinfo hints, *res = NULL;
-    char serv[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(serv, sizeof serv, "%ld", port);
-    int rc = getaddrinfo(host, serv, &hints, &res);
-    if (rc != 0)
-        fail("%s: getaddrinfo(\"%s\", \"%s\", AF_INET) (expected 0, got %d %s)", who, host, serv,
-             rc, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-    if (res == NULL || res->ai_family != AF_INET || res->ai_addrlen != sizeof *out)
-        fail("%s: getaddrinfo(\"%s\") (expected an AF_INET address, got none)", who, host);
-    memcpy(out, res->ai_addr, sizeof *out);
-    freeaddrinfo(res);
-}
-
 /* Waits until the server answers; the ping socket is then closed so that
  * late answers to earlier pings cannot reach the test sockets. */
 static void wait_for_server(const struct sockaddr_in *srv)
 {
     char a[32];
-    int fd = udp_socket();
+    int fd = xsocket(SOCK_DGRAM);
     if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) != 0)
         fail_errno("connect(UDP ping socket, %s)", fmt_addr(srv, a, sizeof a));
     set_rcvtimeo(fd, PING_TIMEOUT_US);
@@ -470,7 +337,7 @@ static void test_peek(int fd, const struct sockaddr_in *srv)
 static void test_connected(const struct sockaddr_in *srv)
 {
     char a1[32], a2[32];
-    int fd = udp_socket();
+    int fd = xsocket(SOCK_DGRAM);
     set_rcvtimeo(fd, RECV_TIMEOUT_S * 1000000L);
     if (connect(fd, (const struct sockaddr *)srv, sizeof *srv) != 0)
         fail_errno("connect(UDP socket, %s)", fmt_addr(srv, a1, sizeof a1));
@@ -512,7 +379,7 @@ static void run_client(const struct sockaddr_in *srv, int idx)
 {
     snprintf(who, sizeof who, "client %d", idx + 1);
     wait_for_server(srv);
-    int fd = udp_socket();
+    int fd = xsocket(SOCK_DGRAM);
     set_rcvtimeo(fd, RECV_TIMEOUT_S * 1000000L);
     test_sizes(fd, srv);
     test_truncation(fd, srv);
@@ -529,60 +396,6 @@ static void run_client(const struct sockaddr_in *srv, int idx)
     printf("ok: %s: quit acknowledged by the server\n", who);
 }
 
-static void run_clients(const struct sockaddr_in *srv)
-{
-    int first = nkids;
-    for (int i = 1; i < nclients; i++) {
-        pid_t pid = xfork();
-        if (pid == 0) {
-            run_client(srv, i);
-            exit(0);
-        }
-        kids[nkids++] = pid;
-    }
-    run_client(srv, 0);
-    for (int k = first; k < nkids; k++)
-        reap(k, "client child process");
-    nkids = first;
-}
-
-/* "both" without NET_TEST_PORT: port 40000 + pid % 20000, or the next free
- * one if that is taken (it lies in Linux' ephemeral port range, so a
- * TIME_WAIT connection of an earlier run may hold it).  Probed with a
- * throw-away socket bound like the server's. */
-static long default_port(void)
-{
-    long base = 40000 + getpid() % 20000;
-    for (long k = 0; k < 100; k++) {
-        long port = 40000 + (base - 40000 + k) % 20000;
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        if (fd < 0)
-            fail_errno("socket (port probe)");
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-            fail_errno("setsockopt(SO_REUSEADDR) (port probe)");
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-        int e = errno;
-        if (close(fd) != 0)
-            fail_errno("close (port probe)");
-        if (r == 0) {
-            if (k > 0)
-                printf("both: port %ld is in use, using port %ld\n", base, port);
-            return port;
-        }
-        if (e != EADDRINUSE) {
-            errno = e;
-            fail_errno("bind(127.0.0.1:%ld) (port probe)", port);
-        }
-    }
-    fail("both: free port from %ld on (expected one within 100 ports, got none)", base);
-}
-
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
@@ -596,6 +409,8 @@ static _Noreturn void usage(void)
 int main(int argc, char **argv)
 {
     argv0 = argc > 0 ? argv[0] : "net_udp_echo";
+    snprintf(who, sizeof who, "net_udp_echo");
+    eagain_is_timeout = true;
     setvbuf(stdout, NULL, _IOLBF, 0);
     int i = 1;
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
@@ -607,53 +422,32 @@ int main(int argc, char **argv)
             usage();
         i += 2;
     }
-    if (i >= argc)
+    struct role_args ra;
+    if (!parse_role(argc, argv, i, &ra))
         usage();
-    const char *role = argv[i++];
-    int nargs = strcmp(role, "both") == 0 ? 0 : strcmp(role, "server") == 0 ? 1
-                                              : strcmp(role, "client") == 0 ? 2
-                                                                            : -1;
-    if (nargs < 0 || argc - i < nargs || argc - i > nargs + 1)
-        usage();
-    if (argc - i == nargs + 1) {
-        if (strcmp(argv[argc - 1], "virtual") != 0)
-            usage();
-        virt = true;
-    }
-    long port = 0;
-    if (nargs > 0 && !parse_int(argv[i + nargs - 1], 1, 65535, &port))
-        usage();
-    if (atexit(kill_kids) != 0)
-        fail("atexit (expected 0, got nonzero)");
-    printf("net_udp_echo: %s, %s mode, %d client%s\n", role, virt ? "virtual" : "native", nclients,
-           nclients > 1 ? "s" : "");
+    virt = ra.virt;
+    long port = ra.port;
+    kill_kids_at_exit();
+    printf("net_udp_echo: %s, %s mode, %d client%s\n", ra.name, virt ? "virtual" : "native",
+           nclients, nclients > 1 ? "s" : "");
 
-    if (nargs == 1) {
+    if (ra.role == ROLE_SERVER) {
         run_server(false, port);
-    } else if (nargs == 2) {
+    } else if (ra.role == ROLE_CLIENT) {
         struct sockaddr_in srv;
-        resolve(argv[i], port, &srv);
-        run_clients(&srv);
+        resolve(ra.host, port, SOCK_DGRAM, &srv);
+        run_clients(&srv, nclients, run_client);
     } else {
-        const char *env = getenv("NET_TEST_PORT");
-        if (env != NULL && *env != '\0') {
-            if (!parse_int(env, 1, 65535, &port))
-                usage();
-        } else {
-            port = default_port();
-        }
+        if (!both_port(SOCK_DGRAM, &port))
+            usage();
         pid_t pid = xfork();
         if (pid == 0) {
             run_server(true, port);
             exit(0);
         }
         kids[nkids++] = pid;
-        struct sockaddr_in srv;
-        memset(&srv, 0, sizeof srv);
-        srv.sin_family = AF_INET;
-        srv.sin_port = htons((uint16_t)port);
-        srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        run_clients(&srv);
+        struct sockaddr_in srv = make_sockaddr(INADDR_LOOPBACK, (uint16_t)port);
+        run_clients(&srv, nclients, run_client);
         snprintf(who, sizeof who, "both");
         reap(0, "server child process");
         nkids = 0;
