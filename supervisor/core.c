@@ -113,6 +113,11 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
         /* A forked child inherits its parent's (patched) vDSO; anything
          * else gets patched at its next syscall (patching is idempotent). */
         t->proc->exec_pending = parent ? parent->exec_pending : true;
+        if (parent) { /* same image: same blob, its own copy of the page */
+            t->proc->vclock_blob = parent->vclock_blob;
+            t->proc->vclock_page = parent->vclock_page;
+            t->proc->vclock_stale = true;
+        }
     }
     t->next_in_proc = t->proc->tasks;
     t->proc->tasks = t;
@@ -164,6 +169,17 @@ void proc_adopt_children(struct supervisor *s, struct proc *p)
     for (int i = 0; i < n; i++)
         if (!task_find(s, kids[i]))
             task_adopt(s, p->g, kids[i], p);
+}
+
+/* Threads cloned since the last look, adopted in tid order. */
+void proc_adopt_threads(struct supervisor *s, struct proc *p)
+{
+    p->thread_pending = false;
+    pid_t tids[1024];
+    int n = procfs_threads(p->pid, tids, 1024);
+    for (int i = 0; i < n; i++)
+        if (!task_find(s, tids[i]))
+            task_adopt(s, p->g, tids[i], NULL);
 }
 
 void task_wake(struct task *t) { sim_waitq_wake(t->wake); }
@@ -393,6 +409,8 @@ static void task_main(void *arg)
         struct proc *p = t->proc;
         if (p->fork_pending)
             proc_adopt_children(s, p);
+        if (p->thread_pending)
+            proc_adopt_threads(s, p);
         if (p->exec_pending && t->req.nr != __NR_execve && t->req.nr != __NR_execveat) {
             vdso_patch(s, t);
             fdtable_exec(t);
@@ -403,6 +421,7 @@ static void task_main(void *arg)
         /* A handler may have replied itself, and the task may even have
          * trapped again since (vfork, or a signal interrupted the call). */
         if (t->has_req && t->req.id == t->dispatched_id) {
+            vclock_sync(s, t);
             int err = s->backend->reply(s, t, r);
             if (err < 0 && err != -ENOENT)
                 log_msg("task %d: reply failed: %s", t->tid, strerror(-err));

@@ -6,6 +6,8 @@
 
 #include "../filters/filter.h"
 #include "syscalls/handlers.h"
+#include "vdso.h"
+#include <sys/syscall.h>
 
 typedef struct sysret (*handler_fn)(struct supervisor *, struct task *);
 
@@ -39,6 +41,8 @@ struct sysret dispatch(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE;
     }
     s->syscall_counts[slot - 1]++;
+    if (nr != __NR_clock_gettime && nr != __NR_gettimeofday && nr != __NR_time)
+        t->clock_streak = 0;
     struct sysret r = handlers[slot - 1](s, t);
     if (s->opt->verbose) {
         if (r.kind == RET_CONTINUE)
@@ -56,6 +60,7 @@ struct sysret dispatch(struct supervisor *s, struct task *t)
 
 void reply_now(struct supervisor *s, struct task *t, struct sysret r)
 {
+    vclock_sync(s, t);
     int err = s->backend->reply(s, t, r);
     if (err < 0 && err != -ENOENT)
         log_msg("task %d: reply failed: %s", t->tid, strerror(-err));

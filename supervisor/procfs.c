@@ -100,6 +100,23 @@ int procfs_children(pid_t pid, pid_t *out, int max)
     return n;
 }
 
+int procfs_threads(pid_t pid, pid_t *out, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max)
+        if (isdigit((unsigned char)e->d_name[0]))
+            out[n++] = (pid_t)atoi(e->d_name);
+    closedir(d);
+    qsort(out, (size_t)n, sizeof *out, cmp_pid);
+    return n;
+}
+
 int procfs_task_state(pid_t pid, pid_t tid, char *state, long *nr)
 {
     char path[96], buf[1024];

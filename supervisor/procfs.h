@@ -9,6 +9,8 @@ struct proc_status {
 int procfs_status(pid_t tid, struct proc_status *st);
 /* Children of process pid, ascending; returns their number (<= max) or -1. */
 int procfs_children(pid_t pid, pid_t *out, int max);
+/* Threads of process pid, ascending; returns their number (<= max) or -1. */
+int procfs_threads(pid_t pid, pid_t *out, int max);
 /* Scheduler state letter of a task and the syscall it sleeps in (-1 when
  * running). */
 int procfs_task_state(pid_t pid, pid_t tid, char *state, long *nr);

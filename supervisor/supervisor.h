@@ -95,7 +95,12 @@ struct proc {
     struct proc *parent;       /* NULL for the deployed program */
     struct proc *next_in_group;
     bool exec_pending;         /* new image: vDSO must be patched */
+    uint64_t vclock_blob;      /* clock fast path in its vDSO, 0: none */
+    uint64_t vclock_page;      /* its clock page, 0: not registered yet */
+    int64_t vclock_written_ns; /* simulated time last written there */
+    bool vclock_stale;         /* rewrite it (read count to reset) */
     bool fork_pending;         /* a child may exist that we have not adopted */
+    bool thread_pending;       /* a thread may exist that we have not adopted */
     struct task *vfork_parent; /* set on a vfork child until it execs or exits */
     struct proc *children;     /* adopted children, newest first */
     struct task *tasks;        /* its threads */
@@ -123,6 +128,7 @@ struct task {
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
     bool finished;         /* bookkeeping of its death done */
     int64_t spin_ns;       /* simulated cost of the next non-blocking poll/EAGAIN */
+    uint32_t clock_streak; /* trapped clock reads since its last other syscall */
     uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     struct task *hash_next;
@@ -174,6 +180,7 @@ struct task *task_adopt(struct supervisor *s, struct group *g, pid_t tid, struct
 /* No simcall: the caller wakes t's waiters (task_wake) afterwards. */
 void task_mark_dead(struct supervisor *s, struct task *t);
 void proc_adopt_children(struct supervisor *s, struct proc *p);
+void proc_adopt_threads(struct supervisor *s, struct proc *p);
 int64_t virtual_realtime_ns(struct supervisor *s);
 /* syscalls/futex.c */
 void futex_thread_exited(struct task *t, uint64_t ctid);

@@ -1,11 +1,21 @@
 /* The vDSO answers clock_gettime & co. without entering the kernel, so no
- * filter sees them.  We overwrite each clock entry point in the target with
+ * filter sees them.  We rewrite the target's copy through /proc/PID/mem
+ * (which writes through the page protection and copies the page for that
+ * process only), at the first trapped syscall of every new image: this
+ * covers static binaries and Go as well as dynamically linked programs,
+ * where an LD_PRELOAD could not.
+ *
+ * Fast path: vclock_blob.S goes into the zero padding after the vDSO image
+ * and each clock entry point becomes a jmp to it.  The blob reads virtual
+ * time from a clock page that the supervisor rewrites before resuming a
+ * process whenever simulated time has moved, so a clock read costs no
+ * trap.  After VCLOCK_READ_LIMIT reads without a trap it traps anyway,
+ * and a trapped read charges busy-loop time: a loop polling the clock
+ * sees time pass, deterministically (the count is the program's own).
+ *
+ * Fallback, when the blob does not fit: each entry point becomes
  *     mov $NR, %eax ; syscall ; ret
- * (the arguments are already where the syscall wants them), through
- * /proc/PID/mem, which writes through the page protection and copies the
- * page for that process only.  Done from outside, at the first trapped
- * syscall of every new image, it covers static binaries and Go as well as
- * dynamically linked programs; an LD_PRELOAD could not. */
+ * and every clock read is a trapped syscall. */
 #include "vdso.h"
 
 #include <elf.h>
@@ -17,23 +27,72 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mem.h"
+
+extern const unsigned char vclock_blob_start[], vclock_blob_end[];
+extern const unsigned char vclock_blob_clock_gettime[], vclock_blob_gettimeofday[], vclock_blob_time[];
+extern const unsigned char vclock_blob_reg_clock_gettime[], vclock_blob_reg_gettimeofday[],
+    vclock_blob_reg_time[];
+
+#define BLOB_OFF(sym) ((uint64_t)((sym) - vclock_blob_start))
+#define BLOB_LEN BLOB_OFF(vclock_blob_end)
+
 struct patch_point {
     const char *symbol;
     int nr;
     uint64_t offset; /* from the start of the vDSO image */
     int found;
+    const unsigned char *fast; /* entry in the blob, NULL: always trap */
 };
 
 static struct patch_point points[] = {
-    {"__vdso_clock_gettime", __NR_clock_gettime, 0, 0},
-    {"__vdso_gettimeofday", __NR_gettimeofday, 0, 0},
-    {"__vdso_time", __NR_time, 0, 0},
-    {"__vdso_clock_getres", __NR_clock_getres, 0, 0},
+    {"__vdso_clock_gettime", __NR_clock_gettime, 0, 0, vclock_blob_clock_gettime},
+    {"__vdso_gettimeofday", __NR_gettimeofday, 0, 0, vclock_blob_gettimeofday},
+    {"__vdso_time", __NR_time, 0, 0, vclock_blob_time},
+    {"__vdso_clock_getres", __NR_clock_getres, 0, 0, NULL},
 };
 #define NPOINTS (sizeof points / sizeof points[0])
 #define STUB_LEN 8
+#define JMP_LEN 5
 
 static uint64_t image_size; /* bytes of our vDSO covered by PT_LOAD */
+static uint64_t blob_offset; /* where the blob goes in the vDSO, 0: it does not fit */
+
+/* Size of our [vdso] mapping. */
+static uint64_t vdso_mapping_size(uint64_t base)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return 0;
+    char line[512];
+    uint64_t size = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        if (strstr(line, "[vdso]") && sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo == base)
+            size = hi - lo;
+    }
+    fclose(f);
+    return size;
+}
+
+/* The blob fits in the zero padding between the end of the vDSO file
+ * image and the end of its last page? */
+static void find_blob_room(const unsigned char *base, const Elf64_Ehdr *eh)
+{
+    uint64_t end = eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_offset + ph[i].p_filesz > end)
+            end = ph[i].p_offset + ph[i].p_filesz;
+    uint64_t off = (end + 63) & ~(uint64_t)63;
+    uint64_t size = vdso_mapping_size((uint64_t)(uintptr_t)base);
+    if (!size || off + BLOB_LEN > size)
+        return;
+    for (uint64_t i = off; i < off + BLOB_LEN; i++)
+        if (base[i])
+            return;
+    blob_offset = off;
+}
 
 int vdso_init(void)
 {
@@ -56,6 +115,7 @@ int vdso_init(void)
     }
     if (!dyn)
         return -1;
+    find_blob_room(base, eh);
     const Elf64_Sym *symtab = NULL;
     const char *strtab = NULL;
     const uint32_t *hash = NULL;
@@ -125,17 +185,89 @@ int vdso_patch(struct supervisor *s, struct task *t)
         close(fd);
         return -1;
     }
+    struct proc *pr = t->proc;
+    pr->vclock_blob = 0;
+    pr->vclock_page = 0;
+    if (blob_offset) {
+        if (pwrite(fd, vclock_blob_start, BLOB_LEN, (off_t)(base + blob_offset)) == (ssize_t)BLOB_LEN)
+            pr->vclock_blob = base + blob_offset;
+        else
+            log_msg("task %d: writing the clock fast path: %s; clock reads will trap", t->tid, strerror(errno));
+    }
     for (size_t p = 0; p < NPOINTS; p++) {
         if (!points[p].found || points[p].offset + STUB_LEN > image_size)
             continue;
         unsigned char stub[STUB_LEN] = {0xb8, 0, 0, 0, 0, 0x0f, 0x05, 0xc3};
-        uint32_t nr = (uint32_t)points[p].nr;
-        memcpy(stub + 1, &nr, sizeof nr);
-        if (pwrite(fd, stub, sizeof stub, (off_t)(base + points[p].offset)) != (ssize_t)sizeof stub) {
+        size_t len = STUB_LEN;
+        uint64_t at = base + points[p].offset;
+        if (pr->vclock_blob && points[p].fast) {
+            int32_t rel = (int32_t)(int64_t)(pr->vclock_blob + BLOB_OFF(points[p].fast) - (at + JMP_LEN));
+            stub[0] = 0xe9; /* jmp rel32 */
+            memcpy(stub + 1, &rel, sizeof rel);
+            len = JMP_LEN;
+        } else {
+            uint32_t nr = (uint32_t)points[p].nr;
+            memcpy(stub + 1, &nr, sizeof nr);
+        }
+        if (pwrite(fd, stub, len, (off_t)at) != (ssize_t)len) {
             log_msg("task %d: patching %s: %s", t->tid, points[p].symbol, strerror(errno));
             ret = -1;
         }
     }
     close(fd);
     return ret;
+}
+
+enum vclock_site vclock_site(const struct task *t)
+{
+    uint64_t blob = t->proc->vclock_blob, ip = t->req.ip;
+    if (!blob || ip < blob || ip >= blob + BLOB_LEN)
+        return VCLOCK_ELSEWHERE;
+    uint64_t off = ip - blob;
+    if (off == BLOB_OFF(vclock_blob_reg_clock_gettime) || off == BLOB_OFF(vclock_blob_reg_gettimeofday) ||
+        off == BLOB_OFF(vclock_blob_reg_time))
+        return VCLOCK_REGISTER;
+    return VCLOCK_FALLBACK;
+}
+
+void vclock_register(struct task *t)
+{
+    struct proc *p = t->proc;
+    uint64_t page = t->req.args[5];
+    if (!page || p->vclock_page)
+        return; /* its mmap failed, or a thread raced ahead */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", p->pid);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* page_ptr is the blob's first word. */
+    if (pwrite(fd, &page, sizeof page, (off_t)p->vclock_blob) == (ssize_t)sizeof page) {
+        p->vclock_page = page;
+        p->vclock_stale = true;
+    }
+    close(fd);
+}
+
+void vclock_sync(struct supervisor *s, struct task *t)
+{
+    struct proc *p = t->proc;
+    if (!p->vclock_page)
+        return;
+    int64_t now = sim_now_ns();
+    if (!p->vclock_stale && p->vclock_written_ns == now)
+        return;
+    struct vclock_page pg = {
+        .mono_ns = now,
+        .real_ns = s->opt->epoch * 1000000000LL + now,
+        .reads = 0,
+        .limit = VCLOCK_READ_LIMIT,
+    };
+    if (mem_write(t, p->vclock_page, &pg, sizeof pg) < 0) {
+        /* The target unmapped it: its reads fault, as it asked for. */
+        p->vclock_page = 0;
+        return;
+    }
+    p->vclock_written_ns = now;
+    p->vclock_stale = false;
 }

@@ -56,11 +56,17 @@ struct sysret sys_clone(struct supervisor *s, struct task *t)
     uint64_t flags = t->req.args[0];
     if (flags & CLONE_VFORK)
         return vfork_handoff(s, t);
-    /* Threads are adopted at their first trapped call (Tgid known). */
+    /* A thread is adopted at its first trapped call, or at the next one of
+     * its creator, whichever comes first: the creator may block in the
+     * simulation (on a futex the thread will wake) before the thread
+     * traps. */
     if (!(flags & CLONE_THREAD))
         t->proc->fork_pending = true;
-    else if ((flags & CLONE_CHILD_CLEARTID) && t->proc->npending_ctid < 16)
-        t->proc->pending_ctid[t->proc->npending_ctid++] = t->req.args[3];
+    else {
+        t->proc->thread_pending = true;
+        if ((flags & CLONE_CHILD_CLEARTID) && t->proc->npending_ctid < 16)
+            t->proc->pending_ctid[t->proc->npending_ctid++] = t->req.args[3];
+    }
     return SYSRET_CONTINUE;
 }
 

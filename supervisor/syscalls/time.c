@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "../mem.h"
+#include "../vdso.h"
 #include "handlers.h"
 
 #define NSEC 1000000000LL
@@ -35,6 +36,24 @@ static enum clock_kind clock_kind(uint64_t arg)
     }
 }
 
+/* A trapped read of a virtual clock.  Reading the clock costs nothing,
+ * but a task that does nothing else (a busy-wait on a deadline) must see
+ * time pass, or it would spin forever: past the fast path's read limit, or
+ * after STREAK_LIMIT plain trapped reads in a row, each read is charged as
+ * a busy poll.  Counts, not wall time, decide: runs stay deterministic. */
+#define STREAK_LIMIT 1000
+
+static void clock_read(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    enum vclock_site site = vclock_site(t);
+    if (site == VCLOCK_REGISTER)
+        vclock_register(t);
+    t->proc->vclock_stale = true; /* restart its read count */
+    if (site == VCLOCK_FALLBACK || ++t->clock_streak > STREAK_LIMIT)
+        task_charge_spin(t);
+}
+
 static int64_t clock_now(const struct supervisor *s, enum clock_kind k)
 {
     int64_t now = sim_now_ns();
@@ -48,6 +67,7 @@ struct sysret sys_clock_gettime(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE;
     if (k == CK_INVALID)
         return SYSRET_ERRNO(EINVAL);
+    clock_read(s, t);
     if (mem_write_timespec(t, t->req.args[1], clock_now(s, k)) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
@@ -69,6 +89,7 @@ struct sysret sys_clock_getres(struct supervisor *s, struct task *t)
 
 struct sysret sys_gettimeofday(struct supervisor *s, struct task *t)
 {
+    clock_read(s, t);
     int64_t now = clock_now(s, CK_REAL);
     if (t->req.args[0]) {
         struct {
@@ -88,6 +109,7 @@ struct sysret sys_gettimeofday(struct supervisor *s, struct task *t)
 
 struct sysret sys_time(struct supervisor *s, struct task *t)
 {
+    clock_read(s, t);
     int64_t sec = clock_now(s, CK_REAL) / NSEC;
     if (t->req.args[0] && mem_write(t, t->req.args[0], &sec, sizeof sec) < 0)
         return SYSRET_ERRNO(EFAULT);
