@@ -27,6 +27,8 @@ void options_usage(FILE *f)
           "                     2000-01-01T00:00:00Z)\n"
           "  --watchdog MS      a task blocked natively in the kernel for MS wall milliseconds\n"
           "                     is reported and the simulation goes on without it (default 100)\n"
+          "  --spin-us US       after answering a task, poll for its next syscall for up to US\n"
+          "                     wall microseconds before sleeping (default 100; 0: never spin)\n"
           "  --hang-timeout S   when every task is blocked natively for S wall seconds, they\n"
           "                     are killed (default 10)\n"
           "  -v, --verbose      log every trapped syscall to stderr\n"
@@ -61,13 +63,14 @@ static void list_syscalls(FILE *out)
 
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
-    enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST };
+    enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST, O_SPIN };
     static const struct option longopts[] = {
         {"out", required_argument, NULL, O_OUT},
         {"stats", required_argument, NULL, O_STATS},
         {"epoch", required_argument, NULL, O_EPOCH},
         {"watchdog", required_argument, NULL, O_WATCHDOG},
         {"hang-timeout", required_argument, NULL, O_HANG},
+        {"spin-us", required_argument, NULL, O_SPIN},
         {"list-syscalls", no_argument, NULL, O_LIST},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -78,6 +81,7 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         .epoch = DEFAULT_EPOCH,
         .watchdog_ms = 100,
         .hang_s = 10,
+        .spin_us = 100,
     };
     o->sg_argv = calloc((size_t)argc + 1, sizeof *o->sg_argv);
     if (!o->sg_argv) {
@@ -165,6 +169,13 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
                 goto out;
             }
             o->hang_s = (int)v;
+            break;
+        case O_SPIN:
+            if (parse_long(optarg, 0, 1000000, &v)) {
+                snprintf(err, errlen, "--spin-us: '%s' is not a number of microseconds in 0..1000000", optarg);
+                goto out;
+            }
+            o->spin_us = (int)v;
             break;
         case O_LIST:
             list_syscalls(out);

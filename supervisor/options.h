@@ -12,6 +12,7 @@ struct options {
     int64_t epoch;            /* --epoch, Unix seconds at simulated time 0 */
     int watchdog_ms;          /* --watchdog, ms a task may sleep natively before the run goes on */
     int hang_s;               /* --hang-timeout, s all tasks may be stuck natively before they are killed */
+    int spin_us;              /* --spin-us, wall µs to poll for the next notification before sleeping */
     int verbose;              /* -v: log every trapped syscall */
     int list_syscalls;        /* --list-syscalls */
     /* Arguments handed to SimGrid: argv[0] and every --cfg=/--log=. */

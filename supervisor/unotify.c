@@ -16,11 +16,30 @@
 #include "seccomp_compat.h"
 #include "supervisor.h"
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void) { return mono_us() / 1000; }
+
+/* A task we just answered usually traps again within microseconds.
+ * Sleeping in epoll_wait and being woken costs two context switches,
+ * which on a VM dominate the cost of an emulated call: poll for a while
+ * first (as Shadow's shim does).  Returns epoll_wait's result, 0 when
+ * nothing came. */
+static int spin_for_events(struct supervisor *s, struct epoll_event *ev, int max)
+{
+    if (s->opt->spin_us <= 0)
+        return 0;
+    int64_t until = mono_us() + s->opt->spin_us;
+    for (;;) {
+        int n = epoll_wait(s->epfd, ev, max, 0);
+        if (n != 0 || mono_us() >= until)
+            return n;
+    }
 }
 
 /* Returns a task adopted on the way, to be started by the caller, and in
@@ -68,7 +87,9 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
             left = l > 0 ? (int)l : 0;
         }
         struct epoll_event ev[32];
-        int n = epoll_wait(s->epfd, ev, 32, left);
+        int n = left != 0 ? spin_for_events(s, ev, 32) : 0;
+        if (n == 0)
+            n = epoll_wait(s->epfd, ev, 32, left);
         if (n < 0) {
             if (errno == EINTR)
                 return 0; /* let the caller look at core_interrupted */

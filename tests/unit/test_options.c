@@ -23,6 +23,7 @@ Test(options, defaults)
     cr_expect_str_eq(o.deployment, "d.xml");
     cr_expect_str_eq(o.out_dir, "simterpose.data");
     cr_expect_eq(o.epoch, 946684800);
+    cr_expect_eq(o.spin_us, 100);
     cr_expect_null(o.stats_path);
     /* argv[0], then our network model defaults, nothing from the user */
     cr_assert_gt(o.sg_argc, 1);
@@ -37,10 +38,12 @@ Test(options, defaults)
 Test(options, all_options_and_simgrid_passthrough)
 {
     const char *argv[] = {"simterpose", "--cfg=network/model:CM02", "--out", "o", "--stats=s.json", "p.xml",
-                          "--epoch", "0", "--log=root.thres:critical", "-v", "d.xml", "--watchdog", "250"};
+                          "--epoch", "0", "--log=root.thres:critical", "-v", "d.xml", "--watchdog", "250",
+                          "--spin-us", "0"};
     struct options o;
     char err[256];
-    cr_assert_eq(parse(13, argv, &o, err), OPTIONS_OK, "%s", err);
+    cr_assert_eq(parse(15, argv, &o, err), OPTIONS_OK, "%s", err);
+    cr_expect_eq(o.spin_us, 0);
     cr_expect_str_eq(o.out_dir, "o");
     cr_expect_str_eq(o.stats_path, "s.json");
     cr_expect_eq(o.epoch, 0);
@@ -75,6 +78,7 @@ Test(options, errors_are_one_clear_line)
     expect_error(5, (const char *[]){"simterpose", "--epoch", "-5", "a", "b"}, "--epoch");
     expect_error(5, (const char *[]){"simterpose", "--watchdog", "0", "a", "b"}, "--watchdog");
     expect_error(5, (const char *[]){"simterpose", "--out", "", "a", "b"}, "--out");
+    expect_error(5, (const char *[]){"simterpose", "--spin-us", "-1", "a", "b"}, "--spin-us: '-1'");
 }
 
 Test(options, help_and_list_exit)
