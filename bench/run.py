@@ -51,6 +51,14 @@ def emulated_nospin(argv):
     return emulated(argv, ["--spin-us", "0"])
 
 
+def emulated_cpu(argv):
+    return emulated(argv, ["--cpu-model=measured", "--cpu-reference-speed=1Gf"])
+
+
+def emulated_strace(argv):
+    return emulated(argv, ["--strace=" + os.path.join(tmp, "trace")])
+
+
 def per_call(run, mode, n):
     """Median per-call seconds: (T(n) - T(0)) / n, alternating reps."""
     full, empty = [], []
@@ -66,12 +74,26 @@ print("| call | native µs | Simterpose µs | Simterpose / native |")
 print("|---|---|---|---|")
 rows = [("clock_gettime, raw syscall (trapped, emulated)", "clock", 20000, 2000000, emulated),
         ("the same with --spin-us 0 (supervisor sleeps between calls)", "clock", 20000, 2000000, emulated_nospin),
+        ("the same with --cpu-model=measured (one schedstat read per call)", "clock", 20000, 2000000, emulated_cpu),
+        ("the same with --strace=FILE", "clock", 20000, 2000000, emulated_strace),
         ("clock_gettime via the vDSO (clock page; 1 read in 1000 traps)", "vdso", 2000000, 20000000, emulated),
         ("getppid (untrapped: BPF only)", "getppid", 2000000, 2000000, emulated)]
+emu_cost = {}
 for label, mode, n_emu, n_nat, run in rows:
     nat = per_call(native, mode, n_nat)
     emu = per_call(run, mode, n_emu)
+    if mode == "clock":
+        emu_cost[run] = emu
     print("| %s | %.3f | %.3f | %.1f |" % (label, nat * 1e6, emu * 1e6, emu / nat if nat else float("nan")))
+
+print()
+print("Options on the emulated call, as ratios to the default (same run):")
+print()
+print("| option | cost / default |")
+print("|---|---|")
+for name, run in [("--spin-us 0", emulated_nospin), ("--cpu-model=measured", emulated_cpu),
+                  ("--strace=FILE", emulated_strace)]:
+    print("| %s | %.2f |" % (name, emu_cost[run] / emu_cost[emulated] if emu_cost[emulated] else float("nan")))
 
 print()
 print("Time warp: `sh -c 'sleep 3600'` under Simterpose")

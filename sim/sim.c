@@ -127,6 +127,15 @@ void sim_waitq_wake(struct sim_waitq *q)
 
 void sim_sleep_for_ns(int64_t ns) { sim_sleep_until_ns(sim_now_ns() + ns); }
 
+void sim_execute(double flops)
+{
+    if (flops > 0)
+        sg_actor_execute(flops);
+}
+
+double sim_host_speed(sim_host h) { return sg_host_get_speed((sg_host_t)h); }
+int sim_host_cores(sim_host h) { return sg_host_core_count((sg_host_t)h); }
+
 /* Route cache: SimGrid 3.32 crashes (segfault or xbt_die) on a missing
  * route, so each pair is first looked up in a forked child (which has the
  * whole platform), once. */

@@ -27,9 +27,39 @@
 #include "procfs.h"
 #include "seccomp_compat.h"
 #include "supervisor.h"
+#include "cpu.h"
+#include "trace.h"
 #include "vdso.h"
 
 volatile sig_atomic_t core_interrupted;
+
+static bool progress_on_screen;
+
+void progress_clear(void)
+{
+    if (progress_on_screen) {
+        fputs("\r\033[K", stderr);
+        progress_on_screen = false;
+    }
+}
+
+/* The progress line: on a terminal only, at most twice a second, checked
+ * every 256 syscalls so that looking at the clock costs nothing. */
+static void progress_tick(struct supervisor *s)
+{
+    if (!s->progress || (++s->progress_calls & 255))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (wall - s->progress_last_ns < 500000000)
+        return;
+    s->progress_last_ns = wall;
+    double sim_s = (double)sim_now_ns() / 1e9, wall_s = (double)(wall - s->wall_start_ns) / 1e9;
+    fprintf(stderr, "\r\033[Ksimterpose: simulated %.3f s, wall %.1f s, x%.3g, %zu live process%s", sim_s, wall_s,
+            wall_s > 0 ? sim_s / wall_s : 0.0, s->live_procs, s->live_procs == 1 ? "" : "es");
+    progress_on_screen = true;
+}
 
 void log_msg(const char *fmt, ...)
 {
@@ -38,6 +68,7 @@ void log_msg(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    progress_clear();
     fprintf(stderr, "simterpose: [%.6f] %s\n", (double)sim_now_ns() / 1e9, buf);
 }
 
@@ -58,7 +89,7 @@ static void task_hash_insert(struct supervisor *s, struct task *t)
 
 static void task_main(void *arg);
 
-static struct proc *proc_new(struct group *g, const struct proc_status *st, struct proc *parent)
+static struct proc *proc_new(struct supervisor *s, struct group *g, const struct proc_status *st, struct proc *parent)
 {
     struct proc *p = calloc(1, sizeof *p);
     if (!p)
@@ -74,6 +105,7 @@ static struct proc *proc_new(struct group *g, const struct proc_status *st, stru
     p->parent = parent;
     p->next_in_group = g->procs;
     g->procs = p;
+    s->live_procs++;
     if (parent) {
         p->next_sibling = parent->children;
         parent->children = p;
@@ -96,6 +128,8 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
     t->tag.kind = EVTAG_PIDFD;
     t->sup = s;
     t->tid = tid;
+    t->ns_tid = st.ns_tid;
+    t->cpu_fd = -1;
     t->wake = sim_waitq_new();
 
     struct task *leader = st.tgid != tid ? task_find(s, st.tgid) : NULL;
@@ -109,7 +143,7 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
     } else {
         struct task *pt = task_find(s, st.ppid);
         struct proc *parent = pt && pt->proc->g == g ? pt->proc : parent_hint;
-        t->proc = proc_new(g, &st, parent);
+        t->proc = proc_new(s, g, &st, parent);
         /* A forked child inherits its parent's (patched) vDSO; anything
          * else gets patched at its next syscall (patching is idempotent). */
         t->proc->exec_pending = parent ? parent->exec_pending : true;
@@ -134,6 +168,7 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
     } else {
         log_msg("pidfd_open(%d): %s; its exit may go unnoticed", tid, strerror(errno));
     }
+    cpu_task_start(s, t);
     task_hash_insert(s, t);
     s->live_tasks++;
     if (s->opt->verbose)
@@ -252,6 +287,7 @@ static void task_finish(struct supervisor *s, struct task *t)
         return;
     t->finished = true;
     s->live_tasks--;
+    cpu_task_end(t);
     if (t->native_blocked) {
         t->native_blocked = false;
         s->blocked_native--;
@@ -262,6 +298,7 @@ static void task_finish(struct supervisor *s, struct task *t)
     if (--p->live_tasks > 0)
         return;
     p->dead = true;
+    s->live_procs--;
     proc_adopt_children(s, p); /* forked just before dying */
     /* Its sockets close (FIN to the peers), as the kernel would at exit. */
     fdtable_put(p->fds);
@@ -417,7 +454,13 @@ static void task_main(void *arg)
             p->exec_pending = false;
         }
         t->dispatched_id = t->req.id;
+        int64_t before_cpu = sim_now_ns();
+        t->cpu_burst_ns = cpu_charge(s, t);
+        int64_t start = sim_now_ns();
         struct sysret r = dispatch(s, t);
+        trace_account(s, t, r, start, start - before_cpu);
+        trace_syscall(s, t, r, start, start - before_cpu);
+        progress_tick(s);
         /* A handler may have replied itself, and the task may even have
          * trapped again since (vfork, or a signal interrupted the call). */
         if (t->has_req && t->req.id == t->dispatched_id) {
@@ -464,6 +507,7 @@ void core_free(struct supervisor *s)
             next = t->hash_next;
             if (t->pidfd >= 0)
                 close(t->pidfd);
+            cpu_task_end(t);
             sim_waitq_free(t->wake);
             free(t);
         }

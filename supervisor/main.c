@@ -24,6 +24,7 @@
 #include "platform.h"
 #include "report.h"
 #include "supervisor.h"
+#include "cpu.h"
 #include "vdso.h"
 
 #define OUTPUT_MARKER ".simterpose-output"
@@ -249,6 +250,21 @@ int main(int argc, char **argv)
     }
     struct sock_fprog prog = {.len = (unsigned short)len, .filter = insns};
 
+    if (opt.strace_path) {
+        if (!strcmp(opt.strace_path, "-")) {
+            s->strace = stderr;
+        } else if (!(s->strace = fopen(opt.strace_path, "we"))) {
+            fprintf(stderr, "simterpose: --strace: cannot write %s: %s\n", opt.strace_path, strerror(errno));
+            free(insns);
+            goto out;
+        }
+    }
+    cpu_init(s);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    s->wall_start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    s->progress_last_ns = s->wall_start_ns;
+    s->progress = isatty(STDERR_FILENO) && !opt.verbose && s->strace != stderr;
     if (vdso_init() < 0)
         fprintf(stderr, "simterpose: warning: no vDSO found; clocks read through it will not be virtual\n");
     dispatch_init(s);
@@ -275,6 +291,7 @@ int main(int argc, char **argv)
 
     sim_run();
     kill_everything(s);
+    progress_clear();
 
     double wall = wall_now() - wall_start;
     report_summary(s, wall);
@@ -295,6 +312,10 @@ int main(int argc, char **argv)
     if (opt.stats_path && report_stats(s, opt.stats_path, wall) < 0)
         status = 1;
 out:
+    if (s->strace && s->strace != stderr && fclose(s->strace) != 0) {
+        fprintf(stderr, "simterpose: --strace: writing %s: %s\n", opt.strace_path, strerror(errno));
+        status = 1;
+    }
     core_free(s);
     deployment_free(&dep);
     options_free(&opt);

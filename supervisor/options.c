@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,17 @@ void options_usage(FILE *f)
           "                     wall microseconds before sleeping (default 100; 0: never spin)\n"
           "  --hang-timeout S   when every task is blocked natively for S wall seconds, they\n"
           "                     are killed (default 10)\n"
+          "  --cpu-model=MODEL  off (default): computation takes no simulated time, runs are\n"
+          "                     deterministic; measured: the CPU time a task uses between two\n"
+          "                     trapped syscalls is run on its virtual host (speed, cores)\n"
+          "  --cpu-reference-speed FLOPS\n"
+          "                     flop/s of this machine, to turn measured CPU time into flops\n"
+          "                     (e.g. 2.5Gf; default: calibrated at start-up and reported)\n"
+          "  --cpu-threshold US CPU bursts shorter than US microseconds are not charged: they\n"
+          "                     are the cost of the trap itself (default 10)\n"
+          "  --strace[=FILE]    write one line per trapped syscall, in simulated-time order, to\n"
+          "                     FILE (default: stderr)\n"
+          "  --trace-cpu        add to each trace line the CPU time charged before the call\n"
           "  -v, --verbose      log every trapped syscall to stderr\n"
           "  --list-syscalls    print the trapped syscalls and their classes, then exit\n"
           "  --cfg=NAME:VALUE   SimGrid configuration, passed to SimGrid\n"
@@ -53,6 +65,32 @@ static int parse_long(const char *s, long long min, long long max, long long *ou
     return 0;
 }
 
+/* "2.5e9", "2500Mf", "2.5G": flop/s, > 0. */
+static int parse_speed(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0))
+        return -1;
+    static const struct {
+        char c;
+        double mult;
+    } prefixes[] = {{'k', 1e3}, {'M', 1e6}, {'G', 1e9}, {'T', 1e12}};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (*end == prefixes[i].c) {
+            v *= prefixes[i].mult;
+            end++;
+            break;
+        }
+    if (*end == 'f')
+        end++;
+    if (*end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static void list_syscalls(FILE *out)
 {
     fprintf(out, "%-20s %-6s %s\n", "syscall", "class", "trapped when");
@@ -63,7 +101,8 @@ static void list_syscalls(FILE *out)
 
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
-    enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST, O_SPIN };
+    enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST, O_SPIN, O_CPU_MODEL, O_CPU_SPEED,
+           O_CPU_THRESHOLD, O_STRACE, O_TRACE_CPU };
     static const struct option longopts[] = {
         {"out", required_argument, NULL, O_OUT},
         {"stats", required_argument, NULL, O_STATS},
@@ -71,6 +110,11 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         {"watchdog", required_argument, NULL, O_WATCHDOG},
         {"hang-timeout", required_argument, NULL, O_HANG},
         {"spin-us", required_argument, NULL, O_SPIN},
+        {"cpu-model", required_argument, NULL, O_CPU_MODEL},
+        {"cpu-reference-speed", required_argument, NULL, O_CPU_SPEED},
+        {"cpu-threshold", required_argument, NULL, O_CPU_THRESHOLD},
+        {"strace", optional_argument, NULL, O_STRACE},
+        {"trace-cpu", no_argument, NULL, O_TRACE_CPU},
         {"list-syscalls", no_argument, NULL, O_LIST},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -82,6 +126,7 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         .watchdog_ms = 100,
         .hang_s = 10,
         .spin_us = 100,
+        .cpu_threshold_us = 10,
     };
     o->sg_argv = calloc((size_t)argc + 1, sizeof *o->sg_argv);
     if (!o->sg_argv) {
@@ -177,6 +222,39 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             }
             o->spin_us = (int)v;
             break;
+        case O_CPU_MODEL:
+            if (!strcmp(optarg, "off"))
+                o->cpu_model = CPU_MODEL_OFF;
+            else if (!strcmp(optarg, "measured"))
+                o->cpu_model = CPU_MODEL_MEASURED;
+            else {
+                snprintf(err, errlen, "--cpu-model: '%s' is not one of off, measured", optarg);
+                goto out;
+            }
+            break;
+        case O_CPU_SPEED:
+            if (parse_speed(optarg, &o->cpu_reference_speed)) {
+                snprintf(err, errlen, "--cpu-reference-speed: '%s' is not a speed in flop/s (e.g. 2.5Gf)", optarg);
+                goto out;
+            }
+            break;
+        case O_CPU_THRESHOLD:
+            if (parse_long(optarg, 0, 1000000, &v)) {
+                snprintf(err, errlen, "--cpu-threshold: '%s' is not a number of microseconds in 0..1000000", optarg);
+                goto out;
+            }
+            o->cpu_threshold_us = (int)v;
+            break;
+        case O_STRACE:
+            o->strace_path = optarg ? optarg : "-";
+            if (!*o->strace_path) {
+                snprintf(err, errlen, "--strace= needs a file name");
+                goto out;
+            }
+            break;
+        case O_TRACE_CPU:
+            o->trace_cpu = 1;
+            break;
         case O_LIST:
             list_syscalls(out);
             ret = OPTIONS_EXIT;
@@ -195,6 +273,10 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             snprintf(err, errlen, "unknown option '%s' (see --help)", rest[optind - 1]);
             goto out;
         }
+    }
+    if (o->trace_cpu && !o->strace_path) {
+        snprintf(err, errlen, "--trace-cpu needs --strace");
+        goto out;
     }
     if (nrest - optind != 2) {
         snprintf(err, errlen, "expected PLATFORM.xml and DEPLOYMENT.xml, got %d argument%s (see --help)",

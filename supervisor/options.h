@@ -13,12 +13,19 @@ struct options {
     int watchdog_ms;          /* --watchdog, ms a task may sleep natively before the run goes on */
     int hang_s;               /* --hang-timeout, s all tasks may be stuck natively before they are killed */
     int spin_us;              /* --spin-us, wall µs to poll for the next notification before sleeping */
+    int cpu_model;            /* --cpu-model: CPU_MODEL_OFF or CPU_MODEL_MEASURED */
+    double cpu_reference_speed; /* --cpu-reference-speed, flop/s of this machine; 0: calibrate */
+    int cpu_threshold_us;     /* --cpu-threshold: shorter bursts are not charged */
+    const char *strace_path;  /* --strace[=FILE]: "-" is stderr, NULL: no trace */
+    int trace_cpu;            /* --trace-cpu */
     int verbose;              /* -v: log every trapped syscall */
     int list_syscalls;        /* --list-syscalls */
     /* Arguments handed to SimGrid: argv[0] and every --cfg=/--log=. */
     int sg_argc;
     char **sg_argv;
 };
+
+enum { CPU_MODEL_OFF = 0, CPU_MODEL_MEASURED = 1 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
 

@@ -21,6 +21,26 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
     return n;
 }
 
+/* The last number on the line starting with key (the innermost
+ * namespace's view), or dflt. */
+static pid_t last_field(const char *buf, const char *key, pid_t dflt)
+{
+    const char *ns = strstr(buf, key);
+    if (!ns)
+        return dflt;
+    pid_t v = dflt;
+    const char *end = strchr(ns + 1, '\n');
+    for (const char *q = ns + strlen(key); *q && (!end || q < end);) {
+        char *e;
+        long x = strtol(q, &e, 10);
+        if (e == q)
+            break;
+        v = (pid_t)x;
+        q = e;
+    }
+    return v;
+}
+
 int procfs_status(pid_t tid, struct proc_status *st)
 {
     char path[64], buf[2048];
@@ -32,19 +52,8 @@ int procfs_status(pid_t tid, struct proc_status *st)
         return -1;
     st->tgid = (pid_t)strtol(tg + 6, NULL, 10);
     st->ppid = (pid_t)strtol(pp + 6, NULL, 10);
-    st->ns_tgid = st->tgid;
-    const char *ns = strstr(buf, "\nNStgid:");
-    if (ns) {
-        const char *end = strchr(ns + 1, '\n');
-        for (const char *q = ns + 8; *q && (!end || q < end);) {
-            char *e;
-            long v = strtol(q, &e, 10);
-            if (e == q)
-                break;
-            st->ns_tgid = (pid_t)v;
-            q = e;
-        }
-    }
+    st->ns_tgid = last_field(buf, "\nNStgid:", st->tgid);
+    st->ns_tid = last_field(buf, "\nNSpid:", tid);
     return 0;
 }
 

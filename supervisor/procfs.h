@@ -5,6 +5,7 @@
 struct proc_status {
     pid_t tgid, ppid;
     pid_t ns_tgid; /* innermost PID namespace's view (last NStgid value) */
+    pid_t ns_tid;  /* the same for the thread (last NSpid value) */
 };
 int procfs_status(pid_t tid, struct proc_status *st);
 /* Children of process pid, ascending; returns their number (<= max) or -1. */

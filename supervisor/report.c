@@ -58,6 +58,31 @@ static void json_string(FILE *f, const char *str)
     fputc('"', f);
 }
 
+_Static_assert(TRAP_CLASS_COUNT <= 8, "struct usage holds 8 classes");
+
+static void usage_add(struct usage *sum, const struct usage *u)
+{
+    for (int c = 0; c < TRAP_CLASS_COUNT; c++)
+        sum->syscalls_by_class[c] += u->syscalls_by_class[c];
+    sum->bytes_sent += u->bytes_sent;
+    sum->bytes_received += u->bytes_received;
+    sum->cpu_ns += u->cpu_ns;
+    sum->cpu_sim_ns += u->cpu_sim_ns;
+    sum->blocked_ns += u->blocked_ns;
+}
+
+static void json_usage(FILE *f, const struct usage *u)
+{
+    fprintf(f, "{\"syscalls\": {");
+    for (int c = 0; c < TRAP_CLASS_COUNT; c++)
+        fprintf(f, "%s\"%s\": %llu", c ? ", " : "", trap_class_name((enum trap_class)c),
+                (unsigned long long)u->syscalls_by_class[c]);
+    fprintf(f, "}, \"bytes_sent\": %llu, \"bytes_received\": %llu, \"cpu_time\": %.9f, \"cpu_simulated_time\": %.9f, "
+               "\"blocked_time\": %.9f}",
+            (unsigned long long)u->bytes_sent, (unsigned long long)u->bytes_received, (double)u->cpu_ns / 1e9,
+            (double)u->cpu_sim_ns / 1e9, (double)u->blocked_ns / 1e9);
+}
+
 int report_stats(const struct supervisor *s, const char *path, double wall_s)
 {
     FILE *f = fopen(path, "we");
@@ -95,9 +120,29 @@ int report_stats(const struct supervisor *s, const char *path, double wall_s)
         json_string(f, g->stdout_path);
         fprintf(f, ", \"stderr\": ");
         json_string(f, g->stderr_path);
+        fprintf(f, ",\n     \"usage\": ");
+        json_usage(f, &g->usage);
         fprintf(f, "}");
     }
-    fprintf(f, "\n  ],\n  \"syscalls\": {");
+    fprintf(f, "\n  ],\n  \"hosts\": [");
+    for (size_t h = 0; h < s->nhosts; h++) {
+        struct usage sum = {0};
+        for (size_t i = 0; i < s->ngroups; i++)
+            if (s->groups[i].host == &s->hosts[h])
+                usage_add(&sum, &s->groups[i].usage);
+        fprintf(f, "%s\n    {\"host\": ", h ? "," : "");
+        json_string(f, s->hosts[h].name);
+        fprintf(f, ", \"usage\": ");
+        json_usage(f, &sum);
+        fprintf(f, "}");
+    }
+    fprintf(f, "\n  ],\n  \"cpu_model\": ");
+    if (s->opt->cpu_model == CPU_MODEL_MEASURED)
+        fprintf(f, "{\"model\": \"measured\", \"reference_speed\": %.6g, \"calibrated\": %s, \"threshold_us\": %d}",
+                s->cpu_reference_speed, s->cpu_calibrated ? "true" : "false", s->opt->cpu_threshold_us);
+    else
+        fprintf(f, "{\"model\": \"off\"}");
+    fprintf(f, ",\n  \"syscalls\": {");
     int first = 1;
     for (size_t i = 0; i < trap_table_len; i++) {
         if (!s->syscall_counts[i])

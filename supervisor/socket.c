@@ -112,6 +112,7 @@ struct sock {
     struct sockaddr_in local, peer; /* peer: TCP connected or UDP connect()ed */
     bool rd_shut, wr_shut;
     struct sock *next_bound;
+    struct proc *owner;             /* created or accepted it (for the trace) */
     /* TCP */
     struct stream *tx, *rx;
     struct sock **backlog;          /* established, not yet accepted */
@@ -990,4 +991,24 @@ void sock_free_all(void)
     free(more_delay_lines);
     n_delay_lines = n_more = cap_more = 0;
     more_delay_lines = NULL;
+}
+
+void sock_set_owner(struct sock *k, struct proc *p) { k->owner = p; }
+
+struct proc *sock_peer_owner(struct sock *k, const struct sockaddr_in *addr)
+{
+    if (k->type == SOCK_STREAM) {
+        struct sock *o = k->tx && k->tx->to ? k->tx->to : k->rx ? k->rx->from : NULL;
+        return o ? o->owner : NULL;
+    }
+    struct sockaddr_in to;
+    if (addr)
+        to = *addr;
+    else if (k->state == SS_CONNECTED)
+        to = k->peer;
+    else
+        return NULL;
+    struct vhost *h = host_of(k, to.sin_addr.s_addr);
+    struct sock *o = h ? find_udp(h, &to, &k->local) : NULL;
+    return o ? o->owner : NULL;
 }

@@ -72,5 +72,11 @@ size_t sock_window(const struct sock *k);   /* bytes the sender may have outstan
 /* Round-trip latency to the peer, in microseconds (TCP_INFO). */
 uint32_t sock_rtt_us(const struct sock *k);
 
+/* The process that created or accepted k, for the trace. */
+void sock_set_owner(struct sock *k, struct proc *p);
+/* The process at the other end: TCP: the peer socket's owner; UDP: the
+ * owner of the socket a datagram to addr (NULL: the connected peer) would
+ * reach.  NULL when unknown. */
+struct proc *sock_peer_owner(struct sock *k, const struct sockaddr_in *addr);
 /* Free what the simulation still holds at the end of the run. */
 void sock_free_all(void);

@@ -63,6 +63,15 @@ struct vhost {
 enum group_end { END_RUNNING, END_EXITED, END_SIGNALED, END_LAUNCH_FAILED };
 
 /* One deployed program: its namespaces, its reaper, its output files. */
+/* What a deployed program (with its children) did, for the stats. */
+struct usage {
+    uint64_t syscalls_by_class[8]; /* by enum trap_class (TRAP_CLASS_COUNT <= 8) */
+    uint64_t bytes_sent, bytes_received; /* payload on emulated sockets */
+    int64_t cpu_ns;                /* measured CPU time charged */
+    int64_t cpu_sim_ns;            /* simulated time those executions took */
+    int64_t blocked_ns;            /* simulated time inside trapped syscalls */
+};
+
 struct group {
     struct evtag tag;      /* epoll: the listener */
     int index;
@@ -84,6 +93,7 @@ struct group {
     const char *kill_reason;
     int64_t kill_ns;       /* simulated time of the kill */
     struct proc *procs;    /* every process of the group, newest first */
+    struct usage usage;
 };
 
 struct fdtable;
@@ -118,6 +128,7 @@ struct task {
     struct evtag tag;      /* epoll: the pidfd */
     struct supervisor *sup;
     pid_t tid;
+    pid_t ns_tid;          /* its tid as its PID namespace sees it */
     int pidfd;
     struct proc *proc;
     sim_actor actor;
@@ -129,6 +140,9 @@ struct task {
     bool finished;         /* bookkeeping of its death done */
     int64_t spin_ns;       /* simulated cost of the next non-blocking poll/EAGAIN */
     uint32_t clock_streak; /* trapped clock reads since its last other syscall */
+    int cpu_fd;            /* its schedstat, -1: CPU not measured */
+    int64_t cpu_last_ns;   /* its CPU clock at its last trap */
+    int64_t cpu_burst_ns;  /* CPU time charged before the syscall being served */
     uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     struct task *hash_next;
@@ -152,6 +166,13 @@ struct supervisor {
     int64_t wall_start_ns;
     const char *hosts_file;     /* generated /etc/hosts */
     bool interrupt_handled;
+    double cpu_reference_speed; /* flop/s, when the CPU model is on */
+    bool cpu_calibrated;
+    FILE *strace;               /* --strace, NULL: off */
+    size_t live_procs;
+    bool progress;              /* show the progress line (stderr is a terminal) */
+    uint64_t progress_calls;
+    int64_t progress_last_ns;
 };
 
 /* core.c */
@@ -184,4 +205,6 @@ void proc_adopt_threads(struct supervisor *s, struct proc *p);
 int64_t virtual_realtime_ns(struct supervisor *s);
 /* syscalls/futex.c */
 void futex_thread_exited(struct task *t, uint64_t ctid);
+/* Erase the progress line before writing to stderr. */
+void progress_clear(void);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

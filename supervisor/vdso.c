@@ -261,7 +261,9 @@ void vclock_sync(struct supervisor *s, struct task *t)
         .mono_ns = now,
         .real_ns = s->opt->epoch * 1000000000LL + now,
         .reads = 0,
-        .limit = VCLOCK_READ_LIMIT,
+        /* With the CPU model on, a read must trap to see the CPU time
+         * charged since the last syscall. */
+        .limit = s->opt->cpu_model == CPU_MODEL_MEASURED ? 0 : VCLOCK_READ_LIMIT,
     };
     if (mem_write(t, p->vclock_page, &pg, sizeof pg) < 0) {
         /* The target unmapped it: its reads fault, as it asked for. */

@@ -46,6 +46,7 @@ struct sysret sys_socket(struct supervisor *s, struct task *t)
     if (fd < 0)
         return SYSRET_ERRNO(-fd);
     struct file *f = sock_create(s, t->proc->g->host, domain, base);
+    sock_set_owner(f->sock, t->proc);
     if (type & SOCK_NONBLOCK)
         f->status_flags |= O_NONBLOCK;
     int r = fd_install(s, t, f, fd, type & SOCK_CLOEXEC);
@@ -98,6 +99,7 @@ struct sysret sys_accept(struct supervisor *s, struct task *t)
         if (deadline >= 0 && sim_now_ns() >= deadline)
             return SYSRET_ERRNO(EAGAIN);
     }
+    sock_set_owner(c->sock, t->proc);
     int fd = fd_alloc(t, 0);
     if (fd >= 0) {
         if (flags & SOCK_NONBLOCK)

@@ -45,12 +45,12 @@ static enum clock_kind clock_kind(uint64_t arg)
 
 static void clock_read(struct supervisor *s, struct task *t)
 {
-    (void)s;
     enum vclock_site site = vclock_site(t);
     if (site == VCLOCK_REGISTER)
         vclock_register(t);
     t->proc->vclock_stale = true; /* restart its read count */
-    if (site == VCLOCK_FALLBACK || ++t->clock_streak > STREAK_LIMIT)
+    bool past_fast_limit = site == VCLOCK_FALLBACK && s->opt->cpu_model == CPU_MODEL_OFF;
+    if (++t->clock_streak > STREAK_LIMIT || past_fast_limit)
         task_charge_spin(t);
 }
 

@@ -241,6 +241,83 @@ assert vdso > 100000 and trapped_vdso <= vdso // 1000 + 100, (vdso, trapped_vdso
 assert calls.get("gettimeofday", 0) <= gtod // 1000 + 100, calls
 PY
   ok "clock reads through the vDSO do not trap" ;;
+cpu_speeds)
+  # CPU model (issue 5): the same computation on hosts of different speeds,
+  # pstates and cores.  start_time staggers the runs: while a program
+  # computes natively simulated time stands still, so the later ones start
+  # only once it is done and do not share the real CPUs with it.
+  burn=$BUILDDIR/tests/programs/cpu_burn n=50000000
+  deploy_begin "$tmp/d.xml"
+  start=0 deploy_actor "$tmp/d.xml" slow "$burn" $n 3
+  start=10 deploy_actor "$tmp/d.xml" fast "$burn" $n 3
+  start=20 deploy_actor "$tmp/d.xml" throttled "$burn" $n 3
+  start=30 deploy_actor "$tmp/d.xml" single "$burn" $n 3
+  start=30 deploy_actor "$tmp/d.xml" single "$burn" $n 3
+  start=40 deploy_actor "$tmp/d.xml" dual "$burn" $n 3
+  start=40 deploy_actor "$tmp/d.xml" dual "$burn" $n 3
+  deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --cpu-model=measured --stats "$tmp/s.json" --out "$tmp/out" "$P/cpu_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "exit status $?"
+  python3 - "$tmp/out/hosts" "$tmp/s.json" <<'PY' || fail "CPU times off"
+import json, re, sys
+def took(host, n=1):
+    out = open("%s/%s/cpu_burn.%d.stdout" % (sys.argv[1], host, n)).read()
+    return min(float(t) for t in re.findall(r"in ([0-9.]+) s", out))
+alone = took("slow")
+checks = [("fast (2 Gf) vs slow (1 Gf)", alone / took("fast"), 2.0),
+          ("throttled (2 Gf at its 1 Gf pstate) vs slow", took("throttled") / alone, 1.0),
+          ("two on one 1 Gf core, first, vs alone", took("single", 1) / alone, 2.0),
+          ("two on one 1 Gf core, second, vs alone", took("single", 2) / alone, 2.0),
+          ("two on two 1 Gf cores, first, vs alone", took("dual", 1) / alone, 1.0),
+          ("two on two 1 Gf cores, second, vs alone", took("dual", 2) / alone, 1.0)]
+ok = True
+for what, ratio, want in checks:
+    good = abs(ratio / want - 1) <= 0.10
+    ok &= good
+    print("%s: %s ratio %.3f, expected %.1f +- 10%%" % ("ok" if good else "FAIL", what, ratio, want))
+stats = json.load(open(sys.argv[2]))
+cpu = stats["cpu_model"]
+assert cpu["model"] == "measured" and cpu["calibrated"] and cpu["reference_speed"] > 0, cpu
+slow = [h for h in stats["hosts"] if h["host"] == "slow"][0]["usage"]
+assert slow["cpu_time"] > 0 and slow["cpu_simulated_time"] > 0, slow
+print("ok: alone on slow: %.3f s; reference speed %.3g flop/s (calibrated)" % (alone, cpu["reference_speed"]))
+sys.exit(0 if ok else 1)
+PY
+  ok "CPU speeds, pstates and cores" ;;
+cpu_busywait)
+  # With the CPU model on, clock reads trap (to see the CPU charged) and a
+  # busy-wait on the clock still ends.
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/clock_busywait" virtual-cpu; deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --cpu-model=measured --out "$tmp/out" "$P/one_host.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "exit status $?"
+  grep -q 'clock_busywait: all checks passed' "$tmp/out/hosts/alice/clock_busywait.1.stdout" || fail "$(cat "$tmp/out/hosts/alice/clock_busywait.1.stdout")"
+  ok "busy-waits end under --cpu-model=measured" ;;
+strace_tcp)
+  # The trace of a TCP client/server: connect and accept with both
+  # addresses and the peer process, in simulated-time order.
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" bob "$BUILDDIR/tests/programs/net_tcp_echo" --mode blocking server 7000
+  start=1 deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/net_tcp_echo" --mode blocking client bob 7000
+  deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --strace="$tmp/trace" --out "$tmp/out" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "exit status $?"
+  python3 - "$tmp/trace" <<'PY' || fail "trace"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+stamp = [float(re.match(r"\[\s*([0-9.]+)\] ", l).group(1)) for l in lines]
+assert stamp == sorted(stamp), "lines out of simulated-time order"
+def find(pat):
+    hit = [l for l in lines if re.search(pat, l)]
+    assert hit, "no line matches " + pat
+    print("ok: " + hit[0])
+    return hit[0]
+find(r"\] bob net_tcp_echo\.1 \d+/\d+ bind\(\d+, \{0\.0\.0\.0:7000\}, 16\) = 0$")
+find(r"\] bob net_tcp_echo\.1 \d+/\d+ accept4?\(\d+, \{10\.0\.0\.1:\d+\}, \[16\].*\) = \d+ <[0-9.]+> "
+     r"peer alice:net_tcp_echo\.1\[\d+\] \{10\.0\.0\.2:7000\}->\{10\.0\.0\.1:\d+\}$")
+find(r"\] alice net_tcp_echo\.1 \d+/\d+ connect\(\d+, \{10\.0\.0\.2:7000\}, 16\) = 0 <0\.020000> "
+     r"peer bob:net_tcp_echo\.1\[\d+\] \{10\.0\.0\.1:\d+\}->\{10\.0\.0\.2:7000\}$")
+find(r"\] alice net_tcp_echo\.1 \d+/\d+ (write|sendto|sendmsg)\(.*\) = \d+.* peer bob:net_tcp_echo\.1\[\d+\]$")
+find(r"\] bob net_tcp_echo\.1 \d+/\d+ (read|recvfrom|recvmsg)\(.*\) = \d+.* peer alice:net_tcp_echo\.1\[\d+\]$")
+find(r"socket\(AF_INET, SOCK_STREAM(\|SOCK_CLOEXEC)?, 0\) = \d+$")
+PY
+  ok "strace of a TCP client and server" ;;
 http_curl)
   # Network acceptance 2: python3 -m http.server and curl, 10 MB.
   mkdir -p "$tmp/www"

@@ -79,6 +79,11 @@ Test(options, errors_are_one_clear_line)
     expect_error(5, (const char *[]){"simterpose", "--watchdog", "0", "a", "b"}, "--watchdog");
     expect_error(5, (const char *[]){"simterpose", "--out", "", "a", "b"}, "--out");
     expect_error(5, (const char *[]){"simterpose", "--spin-us", "-1", "a", "b"}, "--spin-us: '-1'");
+    expect_error(4, (const char *[]){"simterpose", "--cpu-model=fast", "a", "b"}, "--cpu-model: 'fast'");
+    expect_error(5, (const char *[]){"simterpose", "--cpu-reference-speed", "2Xf", "a", "b"}, "--cpu-reference-speed");
+    expect_error(5, (const char *[]){"simterpose", "--cpu-reference-speed", "0", "a", "b"}, "--cpu-reference-speed");
+    expect_error(4, (const char *[]){"simterpose", "--trace-cpu", "a", "b"}, "--trace-cpu needs --strace");
+    expect_error(4, (const char *[]){"simterpose", "--strace=", "a", "b"}, "--strace");
 }
 
 Test(options, help_and_list_exit)
@@ -88,5 +93,27 @@ Test(options, help_and_list_exit)
     cr_expect_eq(parse(2, (const char *[]){"simterpose", "--help"}, &o, err), OPTIONS_EXIT);
     options_free(&o);
     cr_expect_eq(parse(2, (const char *[]){"simterpose", "--list-syscalls"}, &o, err), OPTIONS_EXIT);
+    options_free(&o);
+}
+
+Test(options, cpu_model_and_trace)
+{
+    struct options o;
+    char err[256];
+    const char *argv[] = {"simterpose", "--cpu-model=measured", "--cpu-reference-speed", "2.5Gf", "--cpu-threshold",
+                          "3", "--strace=t.txt", "--trace-cpu", "p.xml", "d.xml"};
+    cr_assert_eq(parse(10, argv, &o, err), OPTIONS_OK, "%s", err);
+    cr_expect_eq(o.cpu_model, CPU_MODEL_MEASURED);
+    cr_expect_float_eq(o.cpu_reference_speed, 2.5e9, 1);
+    cr_expect_eq(o.cpu_threshold_us, 3);
+    cr_expect_str_eq(o.strace_path, "t.txt");
+    cr_expect_eq(o.trace_cpu, 1);
+    options_free(&o);
+
+    const char *argv2[] = {"simterpose", "--strace", "--cpu-reference-speed=1e9", "p.xml", "d.xml"};
+    cr_assert_eq(parse(5, argv2, &o, err), OPTIONS_OK, "%s", err);
+    cr_expect_str_eq(o.strace_path, "-", "--strace alone traces to stderr");
+    cr_expect_float_eq(o.cpu_reference_speed, 1e9, 1);
+    cr_expect_eq(o.cpu_model, CPU_MODEL_OFF, "the CPU model is off by default");
     options_free(&o);
 }
