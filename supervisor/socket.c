@@ -206,12 +206,22 @@ static struct vhost *host_of(struct sock *k, uint32_t addr)
 
 static bool addr_overlap(uint32_t a, uint32_t b) { return a == htonl(INADDR_ANY) || b == htonl(INADDR_ANY) || a == b; }
 
+/* An IPV6_V6ONLY socket and an AF_INET one live side by side, as [::]:p
+ * and 0.0.0.0:p do on Linux (redis binds both). */
+static bool families_coexist(const struct sock *k, const struct sock *o)
+{
+    return (k->family == AF_INET6 && k->opts.v6only && o->family == AF_INET) ||
+           (o->family == AF_INET6 && o->opts.v6only && k->family == AF_INET);
+}
+
 static bool port_conflict(const struct sock *k, uint32_t addr, uint16_t port)
 {
     for (const struct sock *o = k->host->bound; o; o = o->next_bound) {
         if (o == k || o->type != k->type || o->local.sin_port != port || !addr_overlap(o->local.sin_addr.s_addr, addr))
             continue;
         if (k->opts.reuseport && o->opts.reuseport)
+            continue;
+        if (families_coexist(k, o))
             continue;
         /* SO_REUSEADDR: TCP may share a port while nobody listens on it,
          * UDP always (the best match gets each datagram). */
@@ -639,7 +649,7 @@ int sock_listen(struct sock *k, int backlog)
         for (const struct sock *o = k->host->bound; o; o = o->next_bound)
             if (o != k && o->type == SOCK_STREAM && o->state == SS_LISTENING && o->local.sin_port == k->local.sin_port &&
                 addr_overlap(o->local.sin_addr.s_addr, k->local.sin_addr.s_addr) &&
-                !(o->opts.reuseport && k->opts.reuseport))
+                !(o->opts.reuseport && k->opts.reuseport) && !families_coexist(k, o))
                 return -EADDRINUSE;
     }
     size_t max = backlog < BACKLOG_MIN ? BACKLOG_MIN : (size_t)backlog;

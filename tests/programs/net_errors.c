@@ -299,6 +299,31 @@ static void test_bind_conflicts(void)
     xclose(a);
     xclose(b);
     printf("ok: SO_REUSEPORT on both: both bind to port %u and listen\n", (unsigned)port);
+
+    /* 0.0.0.0:p and an IPV6_V6ONLY [::]:p coexist (redis binds both); a
+     * dual-stack [::]:p does not. */
+    a = xsocket(SOCK_STREAM);
+    struct sockaddr_in any4 = make_sockaddr(INADDR_ANY, 0);
+    if (bind(a, (struct sockaddr *)&any4, sizeof any4) != 0 || listen(a, 4) != 0)
+        fail_errno("bind+listen 0.0.0.0:0");
+    socklen_t len = sizeof any4;
+    if (getsockname(a, (struct sockaddr *)&any4, &len) != 0)
+        fail_errno("getsockname");
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT, .sin6_port = any4.sin_port};
+    int v6 = socket(AF_INET6, SOCK_STREAM, 0);
+    if (v6 < 0)
+        fail_errno("socket(AF_INET6)");
+    expect_err(bind(v6, (struct sockaddr *)&any6, sizeof any6), EADDRINUSE,
+               "dual-stack [::]:p while 0.0.0.0:p listens");
+    xclose(v6);
+    v6 = socket(AF_INET6, SOCK_STREAM, 0);
+    set_int(v6, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    if (bind(v6, (struct sockaddr *)&any6, sizeof any6) != 0 || listen(v6, 4) != 0)
+        fail_errno("bind+listen of a V6ONLY [::]:%u next to 0.0.0.0:%u", (unsigned)ntohs(any4.sin_port),
+                   (unsigned)ntohs(any4.sin_port));
+    xclose(v6);
+    xclose(a);
+    printf("ok: [::]:p with IPV6_V6ONLY next to 0.0.0.0:p; without it EADDRINUSE\n");
 }
 
 static void test_refused(void)
