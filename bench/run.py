@@ -73,27 +73,33 @@ print()
 print("| call | native µs | Simterpose µs | Simterpose / native |")
 print("|---|---|---|---|")
 rows = [("clock_gettime, raw syscall (trapped, emulated)", "clock", 20000, 2000000, emulated),
-        ("the same with --spin-us 0 (supervisor sleeps between calls)", "clock", 20000, 2000000, emulated_nospin),
-        ("the same with --cpu-model=measured (one schedstat read per call)", "clock", 20000, 2000000, emulated_cpu),
-        ("the same with --strace=FILE", "clock", 20000, 2000000, emulated_strace),
         ("clock_gettime via the vDSO (clock page; 1 read in 1000 traps)", "vdso", 2000000, 20000000, emulated),
         ("getppid (untrapped: BPF only)", "getppid", 2000000, 2000000, emulated)]
-emu_cost = {}
 for label, mode, n_emu, n_nat, run in rows:
     nat = per_call(native, mode, n_nat)
     emu = per_call(run, mode, n_emu)
-    if mode == "clock":
-        emu_cost[run] = emu
     print("| %s | %.3f | %.3f | %.1f |" % (label, nat * 1e6, emu * 1e6, emu / nat if nat else float("nan")))
 
+# Options compared on the same emulated call, the variants interleaved in
+# every repetition so that the machine's drift hits them alike.
+variants = [("default", emulated), ("--spin-us 0", emulated_nospin),
+            ("--cpu-model=measured", emulated_cpu), ("--strace=FILE", emulated_strace)]
+n_opt = 50000
+full = {name: [] for name, _ in variants}
+empty = {name: [] for name, _ in variants}
+for _ in range(args.reps):
+    for name, run in variants:
+        full[name].append(run([cost, "clock", str(n_opt)]))
+        empty[name].append(run([cost, "clock", "0"]))
+per = {name: max(statistics.median(full[name]) - statistics.median(empty[name]), 0) / n_opt
+       for name, _ in variants}
 print()
-print("Options on the emulated call, as ratios to the default (same run):")
+print("Options on a trapped clock_gettime (%d calls, variants interleaved, medians of %d):" % (n_opt, args.reps))
 print()
-print("| option | cost / default |")
-print("|---|---|")
-for name, run in [("--spin-us 0", emulated_nospin), ("--cpu-model=measured", emulated_cpu),
-                  ("--strace=FILE", emulated_strace)]:
-    print("| %s | %.2f |" % (name, emu_cost[run] / emu_cost[emulated] if emu_cost[emulated] else float("nan")))
+print("| option | µs per call | cost / default |")
+print("|---|---|---|")
+for name, _ in variants:
+    print("| %s | %.3f | %.2f |" % (name, per[name] * 1e6, per[name] / per["default"] if per["default"] else float("nan")))
 
 print()
 print("Time warp: `sh -c 'sleep 3600'` under Simterpose")
