@@ -5,7 +5,7 @@ set -eu
 # build, then the real programs the tests and the demo run under Simterpose
 pkgs="gcc libc6-dev meson ninja-build pkg-config libsimgrid-dev libseccomp-dev libcap-ng-dev
       libcriterion-dev libexpat1-dev python3 procps util-linux hostname
-      iperf3 curl netcat-openbsd"
+      iperf3 curl netcat-openbsd redis-server redis-tools memcached libmemcached-tools"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -373,11 +373,25 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
                 group_kill(s, &s->groups[i], "interrupted");
         }
         if (!t->native_blocked) {
-            if (s->backend->wait(s, t, s->opt->watchdog_ms))
+            int slice = s->opt->watchdog_ms < 10 ? s->opt->watchdog_ms : 10;
+            if (s->backend->wait(s, t, slice)) {
+                t->asleep_ms = 0;
                 return;
+            }
             long nr;
-            if (!task_blocked_natively(t, &nr))
-                continue; /* computing: the simulation waits for it */
+            if (!task_blocked_natively(t, &nr)) {
+                /* Computing: simulated time waits for it.  But it may be
+                 * spinning on memory that another task, parked in a call
+                 * we have not served, must change (a thread start-up
+                 * flag): let the others run, at this same time. */
+                t->asleep_ms = 0;
+                sim_yield();
+                continue;
+            }
+            t->asleep_ms += slice;
+            if (t->asleep_ms < s->opt->watchdog_ms)
+                continue;
+            t->asleep_ms = 0;
             t->native_blocked = true;
             s->blocked_native++;
             quantum = 1000000;

@@ -137,6 +137,7 @@ struct task {
     uint64_t dispatched_id;/* req.id of the syscall its handler is serving */
     bool dead;
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
+    int asleep_ms;         /* watchdog: how long it has been seen asleep in the kernel */
     bool finished;         /* bookkeeping of its death done */
     int64_t spin_ns;       /* simulated cost of the next non-blocking poll/EAGAIN */
     uint32_t clock_streak; /* trapped clock reads since its last other syscall */

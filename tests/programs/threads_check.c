@@ -13,11 +13,17 @@
  * 4. A barrier of 4 threads, 10 rounds: nobody passes a round early.
  * 5. sem_timedwait with a 100 ms timeout: ETIMEDOUT after exactly (virtual)
  *    or at least (native) that.
+ * 6. The main thread spins (no syscall) on a flag a new thread sets after a
+ *    trapped call: the new thread must be served while main computes (as
+ *    memcslap's start-up does).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -215,6 +221,30 @@ static void check_sem_timedwait(void)
     printf("ok: sem_timedwait times out after %.3f ms\n", (double)took / 1e6);
 }
 
+/* 6 */
+static atomic_int flag;
+
+static void *flag_main(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts); /* a trapped call */
+    atomic_store(&flag, 1);
+    return NULL;
+}
+
+static void check_spin_on_flag(void)
+{
+    pthread_t th;
+    CHECK_PT(pthread_create(&th, NULL, flag_main, NULL));
+    struct timespec ts; /* a trapped call: Simterpose adopts the thread here */
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    while (!atomic_load(&flag))
+        ; /* no syscall: Simterpose sees a task computing */
+    CHECK_PT(pthread_join(th, NULL));
+    printf("ok: spinning on a flag a new thread sets after a trapped call\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual")))
@@ -227,6 +257,7 @@ int main(int argc, char **argv)
     check_timedwait(CLOCK_MONOTONIC, "CLOCK_MONOTONIC");
     check_barrier();
     check_sem_timedwait();
+    check_spin_on_flag();
     printf("threads_check: all checks passed\n");
     return 0;
 }
