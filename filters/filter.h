@@ -16,6 +16,7 @@ enum trap_class {
     TRAP_DESC,  /* descriptor calls that may involve an emulated fd anywhere
                    in their arguments (dup2, poll...): always trapped */
     TRAP_FD,    /* fd-based: trapped only when arg0 is an emulated fd */
+    TRAP_RAND,  /* randomness: always trapped, served from --seed */
     TRAP_CLASS_COUNT
 };
 

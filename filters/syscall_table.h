@@ -79,3 +79,6 @@ SYSCALL(futex,           TRAP_PROC, sys_futex)
  * arch_prctl before user code runs: the stop where a fresh image's vDSO
  * gets patched. */
 SYSCALL(arch_prctl,      TRAP_PROC, sys_arch_prctl)
+
+/* randomness: getrandom serves a per-process stream seeded by --seed */
+SYSCALL(getrandom,       TRAP_RAND, sys_getrandom)

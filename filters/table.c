@@ -12,6 +12,7 @@ const char *trap_class_name(enum trap_class cls)
 {
     static const char *const names[TRAP_CLASS_COUNT] = {
         [TRAP_TIME] = "time", [TRAP_PROC] = "proc", [TRAP_NET] = "net", [TRAP_DESC] = "desc", [TRAP_FD] = "fd",
+        [TRAP_RAND] = "rand",
     };
     return (unsigned)cls < TRAP_CLASS_COUNT ? names[cls] : "?";
 }

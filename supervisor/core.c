@@ -28,6 +28,7 @@
 #include "seccomp_compat.h"
 #include "supervisor.h"
 #include "cpu.h"
+#include "random.h"
 #include "trace.h"
 #include "vdso.h"
 
@@ -103,6 +104,7 @@ static struct proc *proc_new(struct supervisor *s, struct group *g, const struct
     p->g = g;
     p->exit_code = -1;
     p->parent = parent;
+    random_seed_proc(s, p, parent);
     p->next_in_group = g->procs;
     g->procs = p;
     s->live_procs++;
@@ -464,6 +466,7 @@ static void task_main(void *arg)
             proc_adopt_threads(s, p);
         if (p->exec_pending && t->req.nr != __NR_execve && t->req.nr != __NR_execveat) {
             vdso_patch(s, t);
+            random_patch_at_random(t);
             fdtable_exec(t);
             p->exec_pending = false;
         }

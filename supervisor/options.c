@@ -26,6 +26,8 @@ void options_usage(FILE *f)
           "  --stats FILE       write run statistics as JSON to FILE\n"
           "  --epoch SECONDS    Unix time shown at simulated time 0 (default 946684800,\n"
           "                     2000-01-01T00:00:00Z)\n"
+          "  --seed N           seed of every random byte the programs get (getrandom,\n"
+          "                     AT_RANDOM); default 1: the same run gives the same bytes\n"
           "  --watchdog MS      a task blocked natively in the kernel for MS wall milliseconds\n"
           "                     is reported and the simulation goes on without it (default 100)\n"
           "  --spin-us US       after answering a task, poll for its next syscall for up to US\n"
@@ -102,7 +104,7 @@ static void list_syscalls(FILE *out)
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
     enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST, O_SPIN, O_CPU_MODEL, O_CPU_SPEED,
-           O_CPU_THRESHOLD, O_STRACE, O_TRACE_CPU };
+           O_CPU_THRESHOLD, O_STRACE, O_TRACE_CPU, O_SEED };
     static const struct option longopts[] = {
         {"out", required_argument, NULL, O_OUT},
         {"stats", required_argument, NULL, O_STATS},
@@ -110,6 +112,7 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         {"watchdog", required_argument, NULL, O_WATCHDOG},
         {"hang-timeout", required_argument, NULL, O_HANG},
         {"spin-us", required_argument, NULL, O_SPIN},
+        {"seed", required_argument, NULL, O_SEED},
         {"cpu-model", required_argument, NULL, O_CPU_MODEL},
         {"cpu-reference-speed", required_argument, NULL, O_CPU_SPEED},
         {"cpu-threshold", required_argument, NULL, O_CPU_THRESHOLD},
@@ -127,6 +130,7 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         .hang_s = 10,
         .spin_us = 100,
         .cpu_threshold_us = 10,
+        .seed = 1,
     };
     o->sg_argv = calloc((size_t)argc + 1, sizeof *o->sg_argv);
     if (!o->sg_argv) {
@@ -222,6 +226,17 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             }
             o->spin_us = (int)v;
             break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long sv = strtoull(optarg, &end, 0);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                snprintf(err, errlen, "--seed: '%s' is not an unsigned 64-bit number", optarg);
+                goto out;
+            }
+            o->seed = sv;
+            break;
+        }
         case O_CPU_MODEL:
             if (!strcmp(optarg, "off"))
                 o->cpu_model = CPU_MODEL_OFF;

@@ -10,6 +10,7 @@ struct options {
     const char *out_dir;      /* --out, default ./simterpose.data */
     const char *stats_path;   /* --stats, NULL = none */
     int64_t epoch;            /* --epoch, Unix seconds at simulated time 0 */
+    uint64_t seed;            /* --seed: the run's randomness */
     int watchdog_ms;          /* --watchdog, ms a task may sleep natively before the run goes on */
     int hang_s;               /* --hang-timeout, s all tasks may be stuck natively before they are killed */
     int spin_us;              /* --spin-us, wall µs to poll for the next notification before sleeping */

@@ -105,6 +105,7 @@ struct proc {
     struct proc *parent;       /* NULL for the deployed program */
     struct proc *next_in_group;
     bool exec_pending;         /* new image: vDSO must be patched */
+    uint64_t rng[4];           /* its random stream (random.c) */
     uint64_t vclock_blob;      /* clock fast path in its vDSO, 0: none */
     uint64_t vclock_page;      /* its clock page, 0: not registered yet */
     int64_t vclock_written_ns; /* simulated time last written there */

@@ -354,6 +354,28 @@ memcached)
   [ -n "$t" ] || fail "no timing in: $(cat "$tmp/out/hosts/alice/memcslap.1.stdout")"
   awk -v t="$t" 'BEGIN { exit !(t >= 20 && t <= 22) }' || fail "4000 sets took $t s"
   ok "memcslap: 4000 sets by 4 threads in $t s (simulated)" ;;
+random_seed)
+  # Issue 4 determinism: getrandom and AT_RANDOM come from --seed, the host
+  # and the process: the same run twice gives the same bytes, another seed
+  # or another host other bytes.
+  prog=$BUILDDIR/tests/programs/random_check
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" alice "$prog" virtual
+  deploy_actor "$tmp/d.xml" bob "$prog" virtual
+  deploy_end "$tmp/d.xml"
+  for r in a b; do
+    "$SIMTERPOSE" --out "$tmp/$r" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "run $r"
+  done
+  "$SIMTERPOSE" --seed 2 --out "$tmp/c" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "run with --seed 2"
+  out() { cat "$tmp/$1/hosts/$2/random_check.1.stdout"; }
+  [ "$(out a alice)" = "$(out b alice)" ] && [ "$(out a bob)" = "$(out b bob)" ] || fail "two runs differ"
+  for what in 'getrandom' 'AT_RANDOM' 'child getrandom'; do
+    va=$(out a alice | grep "^$what:") vb=$(out a bob | grep "^$what:") vc=$(out c alice | grep "^$what:")
+    [ -n "$va" ] || fail "no '$what' line"
+    [ "$va" != "$vb" ] || fail "$what: alice and bob got the same bytes"
+    [ "$va" != "$vc" ] || fail "$what: --seed 2 gave the same bytes as --seed 1"
+  done
+  ok "getrandom, AT_RANDOM, a child's getrandom: same run same bytes, other host or seed other bytes" ;;
 http_curl)
   # Network acceptance 2: python3 -m http.server and curl, 10 MB.
   mkdir -p "$tmp/www"

@@ -84,6 +84,8 @@ Test(options, errors_are_one_clear_line)
     expect_error(5, (const char *[]){"simterpose", "--cpu-reference-speed", "0", "a", "b"}, "--cpu-reference-speed");
     expect_error(4, (const char *[]){"simterpose", "--trace-cpu", "a", "b"}, "--trace-cpu needs --strace");
     expect_error(4, (const char *[]){"simterpose", "--strace=", "a", "b"}, "--strace");
+    expect_error(5, (const char *[]){"simterpose", "--seed", "-3", "a", "b"}, "--seed: '-3'");
+    expect_error(5, (const char *[]){"simterpose", "--seed", "12z", "a", "b"}, "--seed: '12z'");
 }
 
 Test(options, help_and_list_exit)
@@ -115,5 +117,11 @@ Test(options, cpu_model_and_trace)
     cr_expect_str_eq(o.strace_path, "-", "--strace alone traces to stderr");
     cr_expect_float_eq(o.cpu_reference_speed, 1e9, 1);
     cr_expect_eq(o.cpu_model, CPU_MODEL_OFF, "the CPU model is off by default");
+    cr_expect_eq(o.seed, 1, "the default seed is fixed");
+    options_free(&o);
+
+    const char *argv3[] = {"simterpose", "--seed", "0xffffffffffffffff", "p.xml", "d.xml"};
+    cr_assert_eq(parse(5, argv3, &o, err), OPTIONS_OK, "%s", err);
+    cr_expect_eq(o.seed, UINT64_MAX);
     options_free(&o);
 }
