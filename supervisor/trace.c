@@ -29,6 +29,7 @@
 #include "file.h"
 #include "mem.h"
 #include "socket.h"
+#include "syscalls/io.h"
 
 /* Argument kinds, one letter per argument:
  *   d int   u unsigned   x hex   p pointer   f fd
@@ -148,7 +149,7 @@ static void put_addr(FILE *o, const struct sockaddr_in *a)
 
 /* A sockaddr in target memory: AF_INET, AF_INET6 (v4-mapped shown as v4
  * would be too long: shown as IPv6), AF_UNIX path. */
-static void put_sockaddr(FILE *o, const struct task *t, uint64_t addr, uint64_t len)
+static void print_sockaddr(FILE *o, const struct task *t, uint64_t addr, uint64_t len)
 {
     if (!addr) {
         fputs("NULL", o);
@@ -215,11 +216,11 @@ static void put_arg(FILE *o, const struct task *t, const char *spec, int i)
     case 'f': fprintf(o, "%d", (int)v); break;
     case 'u': fprintf(o, "%" PRIu64, v); break;
     case 'p': fprintf(o, v ? "%#" PRIx64 : "NULL", v); break;
-    case 'A': put_sockaddr(o, t, v, a[i + 1]); break;
+    case 'A': print_sockaddr(o, t, v, a[i + 1]); break;
     case 'a': {
         uint32_t len = 0;
         if (v && a[i + 1] && mem_read(t, a[i + 1], &len, sizeof len) == 0)
-            put_sockaddr(o, t, v, len);
+            print_sockaddr(o, t, v, len);
         else
             fprintf(o, v ? "%#" PRIx64 : "NULL", v);
         break;
@@ -303,7 +304,7 @@ static struct sock *call_socket(const struct task *t, struct sysret r)
 }
 
 /* The other end of a sendto/recvfrom on a UDP socket, from its address
- * argument (IPv4, or IPv6 v4-mapped). */
+ * argument. */
 static bool datagram_peer(const struct task *t, struct sock *k, struct sockaddr_in *out)
 {
     int nr = t->req.nr;
@@ -312,28 +313,8 @@ static bool datagram_peer(const struct task *t, struct sock *k, struct sockaddr_
     uint32_t len = (uint32_t)t->req.args[5];
     if (nr == __NR_recvfrom && (!t->req.args[5] || mem_read(t, t->req.args[5], &len, sizeof len) < 0))
         return false;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } u;
-    memset(&u, 0, sizeof u);
-    if (len > sizeof u)
-        len = sizeof u;
-    if (mem_read(t, t->req.args[4], &u, len) < 0)
-        return false;
-    if (u.sa.sa_family == AF_INET && len >= sizeof u.in) {
-        *out = u.in;
-        return true;
-    }
-    if (u.sa.sa_family == AF_INET6 && len >= sizeof u.in6 && IN6_IS_ADDR_V4MAPPED(&u.in6.sin6_addr)) {
-        memset(out, 0, sizeof *out);
-        out->sin_family = AF_INET;
-        out->sin_port = u.in6.sin6_port;
-        memcpy(&out->sin_addr, &u.in6.sin6_addr.s6_addr[12], 4);
-        return true;
-    }
-    return false;
+    /* The handlers' own reading: AF_INET, or AF_INET6 mapped to IPv4. */
+    return get_sockaddr(t, k, t->req.args[4], len, out) == 0 && out->sin_family == AF_INET;
 }
 
 void trace_account(struct supervisor *s, struct task *t, struct sysret r, int64_t start_ns, int64_t cpu_sim_ns)
