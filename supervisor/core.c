@@ -236,6 +236,16 @@ void task_charge_spin(struct task *t)
 
 void task_waited(struct task *t) { t->spin_ns = 0; }
 
+void task_charge_ready(struct task *t)
+{
+    /* Events to handle: progress, not spinning.  A flat microsecond, so
+     * that even a loop on an fd it never drains lets time pass. */
+    t->spin_ns = 0;
+    int64_t until = sim_now_ns() + SPIN_FIRST_NS;
+    while (sim_now_ns() < until && task_block(t, until))
+        ;
+}
+
 void proc_wake_all(struct proc *p)
 {
     for (struct task *t = p->tasks; t; t = t->next_in_proc)

@@ -89,8 +89,10 @@ static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadlin
         bool native;
         int ready = watch_scan(t, w, n, &native);
         if (ready || (deadline >= 0 && sim_now_ns() >= deadline)) {
-            if (first)
-                task_charge_spin(t); /* returned at once: a loop on it must let time pass */
+            if (first && ready)
+                task_charge_ready(t); /* events at once: a loop on it must still let time pass */
+            else if (first)
+                task_charge_spin(t);  /* nothing, at once: a busy poll */
             return ready;
         }
         task_waited(t);
@@ -512,8 +514,10 @@ static struct sysret do_epoll_wait(struct task *t, int64_t deadline)
         bool native;
         int n = ep_scan(t, ep, out, max, true, &native);
         if (n || (deadline >= 0 && sim_now_ns() >= deadline)) {
-            if (first)
-                task_charge_spin(t); /* returned at once: a loop on it must let time pass */
+            if (first && n)
+                task_charge_ready(t); /* events at once: a loop on it must still let time pass */
+            else if (first)
+                task_charge_spin(t);  /* nothing, at once: a busy poll */
             r = mem_write(t, t->req.args[1], out, (size_t)n * sizeof *out) < 0 ? SYSRET_ERRNO(EFAULT)
                                                                                 : SYSRET_VALUE(n);
             break;
