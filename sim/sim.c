@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <xbt/dynar.h>
 
 /* A one-shot wake-up: a binary semaphore.  (Not a condition variable:
@@ -137,8 +141,90 @@ double sim_host_speed(sim_host h) { return sg_host_get_speed((sg_host_t)h); }
 int sim_host_cores(sim_host h) { return sg_host_core_count((sg_host_t)h); }
 
 /* Route cache: SimGrid 3.32 crashes (segfault or xbt_die) on a missing
- * route, so each pair is first looked up in a forked child (which has the
- * whole platform), once. */
+ * route, so each pair is first looked up, once, in a helper process forked
+ * from us (it has the whole platform, at the same addresses).  One helper
+ * answers every query over a pipe; one that crashed on a missing route is
+ * replaced at the next query.  (A fork per query cost O(actors) each: 1000
+ * hosts made it the bulk of the run.) */
+static pid_t route_helper = -1;
+static int route_query_fd = -1, route_answer_fd = -1;
+
+static void route_helper_stop(void)
+{
+    if (route_helper <= 0)
+        return;
+    close(route_query_fd);
+    close(route_answer_fd);
+    kill(route_helper, SIGKILL);
+    while (waitpid(route_helper, NULL, 0) < 0 && errno == EINTR)
+        ;
+    route_helper = -1;
+}
+
+static bool route_helper_start(void)
+{
+    int q[2], a[2];
+    if (pipe2(q, O_CLOEXEC) < 0)
+        return false;
+    if (pipe2(a, O_CLOEXEC) < 0) {
+        close(q[0]);
+        close(q[1]);
+        return false;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Only the two pipes: no copy of a listener, pidfd or socket of
+         * the supervisor's may outlive its closing there. */
+        if (dup2(q[0], 0) < 0 || dup2(a[1], 1) < 0)
+            _exit(1);
+        syscall(SYS_close_range, 3, ~0U, 0);
+        q[0] = 0;
+        a[1] = 1;
+        sim_host pair[2];
+        while (read(q[0], pair, sizeof pair) == (ssize_t)sizeof pair) {
+            xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
+            sg_host_get_route((sg_host_t)pair[0], (sg_host_t)pair[1], links); /* may not return */
+            /* An empty route of zero latency is no route either: CM02
+             * aborts on the first comm over it. */
+            char ok = !xbt_dynar_is_empty(links) ||
+                      sg_host_get_route_latency((sg_host_t)pair[0], (sg_host_t)pair[1]) > 0;
+            xbt_dynar_free(&links);
+            if (write(a[1], &ok, 1) != 1)
+                break;
+        }
+        _exit(0);
+    }
+    close(q[0]);
+    close(a[1]);
+    if (pid < 0) {
+        close(q[1]);
+        close(a[0]);
+        return false;
+    }
+    route_helper = pid;
+    route_query_fd = q[1];
+    route_answer_fd = a[0];
+    return true;
+}
+
+/* true: SimGrid has a route from a to b; false: it would have crashed. */
+static bool route_lookup(sim_host a, sim_host b)
+{
+    if (route_helper <= 0 && !route_helper_start())
+        return false;
+    sim_host pair[2] = {a, b};
+    char ok = 0;
+    if (write(route_query_fd, pair, sizeof pair) == (ssize_t)sizeof pair &&
+        read(route_answer_fd, &ok, 1) == 1)
+        return ok != 0;
+    route_helper_stop(); /* it died on this pair */
+    return false;
+}
+
+void sim_route_cleanup(void) { route_helper_stop(); }
+
 struct route_entry {
     sim_host a, b;
     bool ok;
@@ -152,20 +238,10 @@ bool sim_route_ok(sim_host a, sim_host b)
     for (struct route_entry *e = routes[h]; e; e = e->next)
         if (e->a == a && e->b == b)
             return e->ok;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
-        sg_host_get_route((sg_host_t)a, (sg_host_t)b, links);
-        _exit(0);
-    }
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0)
-        ;
     struct route_entry *e = malloc(sizeof *e);
     if (!e)
         abort();
-    *e = (struct route_entry){a, b, pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, routes[h]};
+    *e = (struct route_entry){a, b, route_lookup(a, b), routes[h]};
     routes[h] = e;
     return e->ok;
 }

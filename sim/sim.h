@@ -40,6 +40,8 @@ sim_actor sim_self(void);
 struct sim_channel;
 /* Is there a route from a to b?  (SimGrid crashes on a missing one.) */
 bool sim_route_ok(sim_host a, sim_host b);
+/* Stop the route helper process (at the end of the run). */
+void sim_route_cleanup(void);
 double sim_route_latency(sim_host a, sim_host b);
 double sim_route_bandwidth(sim_host a, sim_host b); /* bytes/s */
 struct sim_channel *sim_channel_new(void);

@@ -277,16 +277,27 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    for (size_t i = 0; i < s->ngroups; i++) {
-        pid_t main_pid = launch_group(s, &s->groups[i], &prog, err, sizeof err);
-        if (main_pid < 0) {
+    /* Every launch forks us: launch them all before their actors exist,
+     * while our address space is small: each fork copies it. */
+    pid_t *main_pids = calloc(s->ngroups ? s->ngroups : 1, sizeof *main_pids);
+    for (size_t i = 0; main_pids && i < s->ngroups; i++) {
+        main_pids[i] = launch_group(s, &s->groups[i], &prog, err, sizeof err);
+        if (main_pids[i] < 0) {
             fprintf(stderr, "simterpose: %s\n", err);
             kill_everything(s);
+            free(main_pids);
             free(insns);
             goto out;
         }
-        core_start_group(s, &s->groups[i], main_pid);
     }
+    if (!main_pids) {
+        fprintf(stderr, "simterpose: out of memory\n");
+        free(insns);
+        goto out;
+    }
+    for (size_t i = 0; i < s->ngroups; i++)
+        core_start_group(s, &s->groups[i], main_pids[i]);
+    free(main_pids);
     free(insns);
 
     sim_run();
@@ -312,6 +323,7 @@ int main(int argc, char **argv)
     if (opt.stats_path && report_stats(s, opt.stats_path, wall) < 0)
         status = 1;
 out:
+    sim_route_cleanup();
     if (s->strace && s->strace != stderr && fclose(s->strace) != 0) {
         fprintf(stderr, "simterpose: --strace: writing %s: %s\n", opt.strace_path, strerror(errno));
         status = 1;

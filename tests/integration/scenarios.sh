@@ -376,6 +376,20 @@ random_seed)
     [ "$va" != "$vc" ] || fail "$what: --seed 2 gave the same bytes as --seed 1"
   done
   ok "getrandom, AT_RANDOM, a child's getrandom: same run same bytes, other host or seed other bytes" ;;
+no_route)
+  # Hosts SimGrid has no route between (platforms/cpu_hosts.xml): connect
+  # fails with ENETUNREACH and the run goes on (SimGrid itself would abort
+  # on the first comm).
+  node=$BUILDDIR/bench/scale_node
+  deploy_begin "$tmp/d.xml"
+  kill=5 deploy_actor "$tmp/d.xml" slow "$node" server 7000 1
+  start=1 deploy_actor "$tmp/d.xml" fast "$node" client 10.0.0.1 7000
+  deploy_end "$tmp/d.xml"
+  run "$P/cpu_hosts.xml" "$tmp/d.xml"
+  grep -q 'fast *scale_node.1 *exited 1' "$tmp/err" || fail "the client should have failed"
+  grep -q 'connect: Network is unreachable' "$tmp/out/hosts/fast/scale_node.1.stderr" || fail "client: $(cat "$tmp/out/hosts/fast/scale_node.1.stderr")"
+  grep -q 'simulated time 5.000000 s' "$tmp/err" || fail "the run did not reach the server's kill_time"
+  ok "no route: ENETUNREACH, the run goes on" ;;
 http_curl)
   # Network acceptance 2: python3 -m http.server and curl, 10 MB.
   mkdir -p "$tmp/www"
