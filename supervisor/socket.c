@@ -707,6 +707,21 @@ size_t sock_send_room(const struct sock *k)
     return used >= win ? 0 : win - used;
 }
 
+bool sock_writable(const struct sock *k)
+{
+    if (k->type == SOCK_DGRAM)
+        return true;
+    const struct stream *st = k->tx;
+    if (!st || k->state != SS_CONNECTED)
+        return false;
+    /* As Linux's sk_stream_is_writeable: free space of at least half what
+     * is queued.  Waking a writer for every few bytes the reader frees
+     * would cut the stream into pieces that small (silly window). */
+    size_t used = st->in_flight + st->rx.bytes;
+    size_t room = sock_send_room(k);
+    return room > 0 && room >= used / 2;
+}
+
 static void udp_deliver(void *owner, struct chunk *c)
 {
     struct sock *k = owner;
@@ -932,7 +947,7 @@ unsigned sock_poll(const struct sock *k)
         ev |= POLLRDHUP;
     if (!k->wr_shut && (!k->tx || !k->tx->to))
         ev |= POLLOUT | POLLWRNORM | POLLERR; /* writing fails at once */
-    else if (!k->wr_shut && sock_send_room(k))
+    else if (!k->wr_shut && sock_writable(k))
         ev |= POLLOUT | POLLWRNORM;
     if (peer_done && k->wr_shut)
         ev |= POLLHUP;

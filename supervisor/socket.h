@@ -56,6 +56,8 @@ int sock_take_error(struct sock *k);
 struct file *sock_accept(struct sock *k);
 int sock_shutdown(struct sock *k, int how);
 
+/* Is there enough room to wake a writer (poll POLLOUT, a blocked send)? */
+bool sock_writable(const struct sock *k);
 /* Bytes a send could take now without blocking (0: would block). */
 size_t sock_send_room(const struct sock *k);
 /* Send len bytes (len <= room for TCP).  dest: UDP only, NULL = peer.

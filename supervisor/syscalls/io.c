@@ -114,7 +114,9 @@ struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, cons
         if (sock_state(k) != SS_CONNECTED)
             return send_error(t, flags, sock_state(k) == SS_CONNECTING ? EAGAIN : EPIPE, sent);
         size_t room = sock_send_room(k);
-        if (!room) {
+        /* A blocking writer waits for real room, not for each few bytes
+         * the reader frees; a non-blocking one takes what there is. */
+        if (!room || (!nonblocking(f, flags) && !sock_writable(k))) {
             ssize_t probe = sock_send(k, NULL, 0, NULL); /* is the peer still there? */
             if (probe < 0)
                 return send_error(t, flags, (int)-probe, sent);
