@@ -390,6 +390,20 @@ no_route)
   grep -q 'connect: Network is unreachable' "$tmp/out/hosts/fast/scale_node.1.stderr" || fail "client: $(cat "$tmp/out/hosts/fast/scale_node.1.stderr")"
   grep -q 'simulated time 5.000000 s' "$tmp/err" || fail "the run did not reach the server's kill_time"
   ok "no route: ENETUNREACH, the run goes on" ;;
+bulk_10g)
+  # 64 MiB across a 10 Gbps link of platforms/cluster.xml: intact, and in
+  # reads of real size: a writer woken for every few bytes freed would cut
+  # the stream into tiny pieces (silly window), a trapped read each.
+  bulk=$BUILDDIR/tests/programs/net_bulk
+  deploy_begin "$tmp/d.xml"
+  deploy_actor "$tmp/d.xml" node-1 "$bulk" server 7000 virtual
+  start=0.001 deploy_actor "$tmp/d.xml" node-0 "$bulk" --size 67108864 client node-1 7000 virtual
+  deploy_end "$tmp/d.xml"
+  "$SIMTERPOSE" --stats "$tmp/s.json" --out "$tmp/out" "$P/cluster.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "exit status $?"
+  reads=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["syscalls"].get("read", 0))' "$tmp/s.json")
+  # 64 MiB in windows of >= 64 KiB: about 1000 reads; 16-byte pieces: millions
+  [ "$reads" -lt 20000 ] || fail "$reads trapped reads for 64 MiB"
+  ok "64 MiB at 10 Gbps, intact, in $reads trapped reads" ;;
 http_curl)
   # Network acceptance 2: python3 -m http.server and curl, 10 MB.
   mkdir -p "$tmp/www"
