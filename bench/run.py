@@ -18,6 +18,7 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(args.build)
 sim = os.path.join(build, "simterpose")
 cost = os.path.join(build, "bench", "syscall_cost")
+floor = os.path.join(build, "bench", "unotify_floor")
 platform = os.path.join(root, "platforms", "one_host.xml")
 tmp = tempfile.mkdtemp(prefix="simterpose-bench.")
 
@@ -75,10 +76,25 @@ print("|---|---|---|---|")
 rows = [("clock_gettime, raw syscall (trapped, emulated)", "clock", 20000, 2000000, emulated),
         ("clock_gettime via the vDSO (clock page; 1 read in 1000 traps)", "vdso", 2000000, 20000000, emulated),
         ("getppid (untrapped: BPF only)", "getppid", 2000000, 2000000, emulated)]
+emu_clock = None
 for label, mode, n_emu, n_nat, run in rows:
     nat = per_call(native, mode, n_nat)
     emu = per_call(run, mode, n_emu)
+    emu_clock = emu_clock or emu
     print("| %s | %.3f | %.3f | %.1f |" % (label, nat * 1e6, emu * 1e6, emu / nat if nat else float("nan")))
+
+# The kernel floor: a minimal supervisor that only answers (no memory
+# access, no SimGrid), same trapped clock_gettime, same filter action.
+n_floor = 100000
+ff, fe = [], []
+for _ in range(args.reps):
+    ff.append(native([floor, str(n_floor)]))
+    fe.append(native([floor, "0"]))
+floor_us = max(statistics.median(ff) - statistics.median(fe), 0) / n_floor * 1e6
+print()
+print("| raw unotify round trip (bench/unotify_floor.c) | µs per call | Simterpose / floor |")
+print("|---|---|---|")
+print("| trapped clock_gettime answered with 0 | %.3f | %.2f |" % (floor_us, emu_clock * 1e6 / floor_us if floor_us else float("nan")))
 
 # Options compared on the same emulated call, the variants interleaved in
 # every repetition so that the machine's drift hits them alike.
