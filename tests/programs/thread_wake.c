@@ -5,7 +5,7 @@
  *
  * The main thread creates a thread and at once waits on a condition
  * variable with a 5 s timeout (pthread_cond_timedwait, CLOCK_MONOTONIC);
- * the thread sleeps 1 s and signals.  The wait must end by the signal, not
+ * the thread computes a few ms, then sleeps 1 s and signals.  The wait must end by the signal, not
  * the timeout: after exactly 1 s of virtual time under Simterpose, at least
  * 1 s natively.  Then a second round where nobody signals: the timed wait
  * must time out after exactly (virtual) or at least (native) 0.5 s.
@@ -36,6 +36,11 @@ static int64_t mono(void)
 static void *sleeper(void *arg)
 {
     (void)arg;
+    /* Compute a little first (no syscall), so that the creator certainly
+     * blocks in its timed wait before this thread makes its first call. */
+    volatile uint64_t x = 1;
+    for (long i = 0; i < 20000000; i++)
+        x = x * 6364136223846793005ULL + 1;
     struct timespec one = {1, 0};
     nanosleep(&one, NULL);
     pthread_mutex_lock(&lock);

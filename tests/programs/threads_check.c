@@ -14,8 +14,9 @@
  * 5. sem_timedwait with a 100 ms timeout: ETIMEDOUT after exactly (virtual)
  *    or at least (native) that.
  * 6. The main thread spins (no syscall) on a flag a new thread sets after a
- *    trapped call: the new thread must be served while main computes (as
- *    memcslap's start-up does).
+ *    trapped call: the new thread must be served while main computes.
+ *    (Which actor runs first decides whether this reaches the starvation
+ *    the core's yield fixed; the memcached scenario is that fix's test.)
  */
 #include <errno.h>
 #include <inttypes.h>
