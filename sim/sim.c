@@ -137,8 +137,6 @@ void sim_execute(double flops)
         sg_actor_execute(flops);
 }
 
-double sim_host_speed(sim_host h) { return sg_host_get_speed((sg_host_t)h); }
-int sim_host_cores(sim_host h) { return sg_host_core_count((sg_host_t)h); }
 
 /* Route cache: SimGrid 3.32 crashes (segfault or xbt_die) on a missing
  * route, so each pair is first looked up, once, in a helper process forked

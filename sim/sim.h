@@ -57,8 +57,6 @@ void sim_sleep_for_ns(int64_t ns);
 /* Compute `flops` on the calling actor's host (its speed, pstate and cores
  * shared with the other executions there). */
 void sim_execute(double flops);
-double sim_host_speed(sim_host h);
-int sim_host_cores(sim_host h);
 
 /* A queue that actors wait on until another actor wakes them.  A wake-up
  * with nobody waiting is kept for the next wait (one-shot). */

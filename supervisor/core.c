@@ -224,26 +224,33 @@ void task_wake(struct task *t) { sim_waitq_wake(t->wake); }
 #define SPIN_FIRST_NS 1000     /* 1 µs */
 #define SPIN_MAX_NS 1000000    /* 1 ms */
 
+static void charge_for(struct task *t, int64_t ns)
+{
+    int64_t until = sim_now_ns() + ns;
+    while (sim_now_ns() < until && task_block(t, until))
+        ;
+}
+
 void task_charge_spin(struct task *t)
 {
     t->spin_ns = t->spin_ns ? t->spin_ns * 2 : SPIN_FIRST_NS;
     if (t->spin_ns > SPIN_MAX_NS)
         t->spin_ns = SPIN_MAX_NS;
-    int64_t until = sim_now_ns() + t->spin_ns;
-    while (sim_now_ns() < until && task_block(t, until))
-        ;
+    charge_for(t, t->spin_ns);
 }
 
 void task_waited(struct task *t) { t->spin_ns = 0; }
 
-void task_charge_ready(struct task *t)
+void task_charge_poll(struct task *t, bool ready)
 {
+    if (!ready) {
+        task_charge_spin(t); /* nothing, at once: a busy poll */
+        return;
+    }
     /* Events to handle: progress, not spinning.  A flat microsecond, so
      * that even a loop on an fd it never drains lets time pass. */
     t->spin_ns = 0;
-    int64_t until = sim_now_ns() + SPIN_FIRST_NS;
-    while (sim_now_ns() < until && task_block(t, until))
-        ;
+    charge_for(t, SPIN_FIRST_NS);
 }
 
 void proc_wake_all(struct proc *p)
@@ -490,12 +497,8 @@ static void task_main(void *arg)
         progress_tick(s);
         /* A handler may have replied itself, and the task may even have
          * trapped again since (vfork, or a signal interrupted the call). */
-        if (t->has_req && t->req.id == t->dispatched_id) {
-            vclock_sync(s, t);
-            int err = s->backend->reply(s, t, r);
-            if (err < 0 && err != -ENOENT)
-                log_msg("task %d: reply failed: %s", t->tid, strerror(-err));
-        }
+        if (t->has_req && t->req.id == t->dispatched_id)
+            reply_now(s, t, r);
     }
     task_finish(s, t);
 }

@@ -30,6 +30,12 @@ void dispatch_init(struct supervisor *s)
     s->syscall_counts = calloc(trap_table_len, sizeof *s->syscall_counts);
 }
 
+const struct trap_entry *dispatch_entry(int nr)
+{
+    int slot = nr >= 0 && nr < MAX_NR ? slot_of_nr[nr] : 0;
+    return slot ? &trap_table[slot - 1] : NULL;
+}
+
 struct sysret dispatch(struct supervisor *s, struct task *t)
 {
     int nr = t->req.nr;

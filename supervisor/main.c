@@ -280,7 +280,12 @@ int main(int argc, char **argv)
     /* Every launch forks us: launch them all before their actors exist,
      * while our address space is small: each fork copies it. */
     pid_t *main_pids = calloc(s->ngroups ? s->ngroups : 1, sizeof *main_pids);
-    for (size_t i = 0; main_pids && i < s->ngroups; i++) {
+    if (!main_pids) {
+        fprintf(stderr, "simterpose: out of memory\n");
+        free(insns);
+        goto out;
+    }
+    for (size_t i = 0; i < s->ngroups; i++) {
         main_pids[i] = launch_group(s, &s->groups[i], &prog, err, sizeof err);
         if (main_pids[i] < 0) {
             fprintf(stderr, "simterpose: %s\n", err);
@@ -289,11 +294,6 @@ int main(int argc, char **argv)
             free(insns);
             goto out;
         }
-    }
-    if (!main_pids) {
-        fprintf(stderr, "simterpose: out of memory\n");
-        free(insns);
-        goto out;
     }
     for (size_t i = 0; i < s->ngroups; i++)
         core_start_group(s, &s->groups[i], main_pids[i]);

@@ -771,15 +771,23 @@ static struct sock *find_udp(struct vhost *h, const struct sockaddr_in *dst, con
     return bound_only;
 }
 
+/* Where a datagram from k goes: dest, else the connected peer. */
+static bool udp_destination(const struct sock *k, const struct sockaddr_in *dest, struct sockaddr_in *to)
+{
+    if (dest)
+        *to = *dest;
+    else if (k->state == SS_CONNECTED)
+        *to = k->peer;
+    else
+        return false;
+    return true;
+}
+
 ssize_t sock_send(struct sock *k, void *data, size_t len, const struct sockaddr_in *dest)
 {
     if (k->type == SOCK_DGRAM) {
         struct sockaddr_in to;
-        if (dest)
-            to = *dest;
-        else if (k->state == SS_CONNECTED)
-            to = k->peer;
-        else
+        if (!udp_destination(k, dest, &to))
             return -EDESTADDRREQ;
         if (len > 65507)
             return -EMSGSIZE;
@@ -1027,11 +1035,7 @@ struct proc *sock_peer_owner(struct sock *k, const struct sockaddr_in *addr)
         return o ? o->owner : NULL;
     }
     struct sockaddr_in to;
-    if (addr)
-        to = *addr;
-    else if (k->state == SS_CONNECTED)
-        to = k->peer;
-    else
+    if (!udp_destination(k, addr, &to))
         return NULL;
     struct vhost *h = host_of(k, to.sin_addr.s_addr);
     struct sock *o = h ? find_udp(h, &to, &k->local) : NULL;

@@ -192,9 +192,9 @@ void task_wake(struct task *t);
  * lets time pass), reset when it really waits (task_waited). */
 void task_charge_spin(struct task *t);
 void task_waited(struct task *t);
-/* A poll that returned ready events at once: a flat 1 µs, and the spin
- * back-off starts over. */
-void task_charge_ready(struct task *t);
+/* A poll that returned at once: with ready events a flat 1 µs (and the
+ * back-off starts over), with none a busy poll (task_charge_spin). */
+void task_charge_poll(struct task *t, bool ready);
 void proc_wake_all(struct proc *p);
 void group_kill(struct supervisor *s, struct group *g, const char *why);
 struct task *task_find(struct supervisor *s, pid_t tid);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "../filters/filter.h"
+#include "dispatch.h"
 #include "file.h"
 #include "mem.h"
 #include "socket.h"
@@ -195,11 +196,20 @@ static void put_timespec(FILE *o, const struct task *t, uint64_t addr)
 static void put_string(FILE *o, const struct task *t, uint64_t addr)
 {
     char buf[128];
-    size_t n = 0;
-    /* Byte at a time would be slow; a page-crossing read may fail. */
-    for (; n < sizeof buf - 1; n++)
-        if (mem_read(t, addr + n, &buf[n], 1) < 0 || !buf[n])
+    size_t n = 0, want = sizeof buf - 1;
+    /* Up to the page end, then the next page: a string near the end of
+     * its mapping must not make the whole read fail. */
+    while (n < want) {
+        size_t piece = 4096 - (size_t)((addr + n) % 4096);
+        if (piece > want - n)
+            piece = want - n;
+        if (mem_read(t, addr + n, buf + n, piece) < 0)
             break;
+        void *nul = memchr(buf + n, '\0', piece);
+        n = nul ? (size_t)((char *)nul - buf) : n + piece;
+        if (nul)
+            break;
+    }
     buf[n] = '\0';
     fputc('"', o);
     for (char *c = buf; *c; c++)
@@ -321,9 +331,9 @@ void trace_account(struct supervisor *s, struct task *t, struct sysret r, int64_
 {
     (void)s;
     struct usage *u = &t->proc->g->usage;
-    int idx = trap_lookup(t->req.nr);
-    if (idx >= 0)
-        u->syscalls_by_class[trap_table[idx].cls]++;
+    const struct trap_entry *e = dispatch_entry(t->req.nr);
+    if (e)
+        u->syscalls_by_class[e->cls]++;
     u->cpu_ns += t->cpu_burst_ns;
     u->cpu_sim_ns += cpu_sim_ns;
     u->blocked_ns += sim_now_ns() - start_ns;
@@ -341,10 +351,10 @@ void trace_syscall(struct supervisor *s, struct task *t, struct sysret r, int64_
     if (!o)
         return;
     const struct proc *p = t->proc;
-    int idx = trap_lookup(t->req.nr);
+    const struct trap_entry *e = dispatch_entry(t->req.nr);
     int64_t now = sim_now_ns();
     fprintf(o, "[%13.6f] %s %s %d/%d %s(", (double)now / 1e9, p->g->host->name, p->g->name, p->ns_pid, t->ns_tid,
-            idx >= 0 ? trap_table[idx].name : "?");
+            e ? e->name : "?");
     const char *spec = decoder_for(t->req.nr);
     for (int i = 0; spec[i] && i < 6; i++) {
         if (i)

@@ -255,7 +255,10 @@ void vclock_sync(struct supervisor *s, struct task *t)
     if (!p->vclock_page)
         return;
     int64_t now = sim_now_ns();
-    if (!p->vclock_stale && p->vclock_written_ns == now)
+    /* With the CPU model on every read traps (limit 0): the page needs
+     * writing once, not at every move of the clock. */
+    bool measured = s->opt->cpu_model == CPU_MODEL_MEASURED;
+    if (!p->vclock_stale && (measured || p->vclock_written_ns == now))
         return;
     struct vclock_page pg = {
         .mono_ns = now,
@@ -263,7 +266,7 @@ void vclock_sync(struct supervisor *s, struct task *t)
         .reads = 0,
         /* With the CPU model on, a read must trap to see the CPU time
          * charged since the last syscall. */
-        .limit = s->opt->cpu_model == CPU_MODEL_MEASURED ? 0 : VCLOCK_READ_LIMIT,
+        .limit = measured ? 0 : VCLOCK_READ_LIMIT,
     };
     if (mem_write(t, p->vclock_page, &pg, sizeof pg) < 0) {
         /* The target unmapped it: its reads fault, as it asked for. */

@@ -89,10 +89,8 @@ static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadlin
         bool native;
         int ready = watch_scan(t, w, n, &native);
         if (ready || (deadline >= 0 && sim_now_ns() >= deadline)) {
-            if (first && ready)
-                task_charge_ready(t); /* events at once: a loop on it must still let time pass */
-            else if (first)
-                task_charge_spin(t);  /* nothing, at once: a busy poll */
+            if (first)
+                task_charge_poll(t, ready > 0); /* a loop on it must let time pass */
             return ready;
         }
         task_waited(t);
@@ -514,10 +512,8 @@ static struct sysret do_epoll_wait(struct task *t, int64_t deadline)
         bool native;
         int n = ep_scan(t, ep, out, max, true, &native);
         if (n || (deadline >= 0 && sim_now_ns() >= deadline)) {
-            if (first && n)
-                task_charge_ready(t); /* events at once: a loop on it must still let time pass */
-            else if (first)
-                task_charge_spin(t);  /* nothing, at once: a busy poll */
+            if (first)
+                task_charge_poll(t, n > 0); /* a loop on it must let time pass */
             r = mem_write(t, t->req.args[1], out, (size_t)n * sizeof *out) < 0 ? SYSRET_ERRNO(EFAULT)
                                                                                 : SYSRET_VALUE(n);
             break;

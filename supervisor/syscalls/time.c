@@ -48,8 +48,9 @@ static void clock_read(struct supervisor *s, struct task *t)
     enum vclock_site site = vclock_site(t);
     if (site == VCLOCK_REGISTER)
         vclock_register(t);
-    t->proc->vclock_stale = true; /* restart its read count */
     bool past_fast_limit = site == VCLOCK_FALLBACK && s->opt->cpu_model == CPU_MODEL_OFF;
+    if (past_fast_limit)
+        t->proc->vclock_stale = true; /* restart its read count */
     if (++t->clock_streak > STREAK_LIMIT || past_fast_limit)
         task_charge_spin(t);
 }
