@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -357,6 +358,21 @@ void group_kill(struct supervisor *s, struct group *g, const char *why)
         proc_wake_all(p);
 }
 
+void group_wait_reaper(struct supervisor *s, struct group *g)
+{
+    for (;;) {
+        pid_t r = waitpid(g->init_pid, NULL, s->backend->reap ? WNOHANG : 0);
+        if (r == g->init_pid || (r < 0 && errno != EINTR))
+            return;
+        if (r == 0) {
+            /* Its namespace empties only once we took our tracees' exits. */
+            s->backend->reap(s);
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
 /* Has the task been asleep in the kernel (outside any trapped syscall)
  * since the last look? */
 static bool task_blocked_natively(struct task *t, long *nr)
@@ -521,9 +537,11 @@ void core_start_group(struct supervisor *s, struct group *g, pid_t main_pid)
     }
     g->main = t->proc;
     g->main->exec_pending = true;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->tag};
-    g->tag.kind = EVTAG_LISTENER;
-    epoll_ctl(s->epfd, EPOLL_CTL_ADD, g->listener, &ev);
+    if (g->listener >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->tag};
+        g->tag.kind = EVTAG_LISTENER;
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, g->listener, &ev);
+    }
     if (g->spec->kill_time >= 0)
         /* A daemon: it must not keep the simulation going once every
          * program has ended. */
@@ -539,6 +557,7 @@ void core_free(struct supervisor *s)
                 close(t->pidfd);
             cpu_task_end(t);
             sim_waitq_free(t->wake);
+            free(t->backend_data);
             free(t);
         }
     }

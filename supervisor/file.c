@@ -227,15 +227,7 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
 {
     /* A harmless kernel object of the right kind: fstat() and the like
      * look plausible, and nothing done natively on it reaches a network. */
-    int ph;
-    if (f->kind == FILE_SOCKET)
-        ph = socket(AF_UNIX, sock_type(f->sock) | SOCK_CLOEXEC, 0);
-    else
-        ph = epoll_create1(EPOLL_CLOEXEC);
-    if (ph < 0)
-        return -errno;
-    int r = s->backend->addfd(s, t, ph, fd, cloexec);
-    close(ph);
+    int r = s->backend->install_placeholder(s, t, f->kind == FILE_SOCKET ? sock_type(f->sock) : 0, fd, cloexec);
     if (r < 0)
         return r;
     fd_set_entry(t, fd, f, cloexec);

@@ -13,7 +13,11 @@
  * listener's fd number over a socket whose calls are never trapped (fd <
  * EMU_FD_BASE), then blocks in its trapped execve; we take the listener
  * with pidfd_getfd().  The listener is close-on-exec, so it never survives
- * into the program. */
+ * into the program.
+ *
+ * With the ptrace backend the target sends its pid first and waits for our
+ * byte: a SECCOMP_RET_TRACE filter with no tracer yet would fail its calls
+ * with ENOSYS, so we attach before it installs the filter. */
 #include "launch.h"
 
 #include <cap-ng.h>
@@ -71,12 +75,33 @@ struct launch_ctx {
     const struct group *g;
     const char *hosts_file;
     const struct sock_fprog *prog;
+    bool ptrace;    /* attach first, then the filter; no listener */
     uid_t uid;
     gid_t gid;
     int handover;   /* target -> supervisor: pid + listener number */
     int status_w;   /* reaper -> supervisor: target's wait status */
     int out_fd, err_fd, null_fd;
 };
+
+/* Our pid (as credentials: the kernel translates it into the
+ * supervisor's PID namespace) and the listener's number, on fd 3. */
+static int send_handover(int listener)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {.iov_base = &listener, .iov_len = sizeof listener};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred cred = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
+    memcpy(CMSG_DATA(cm), &cred, sizeof cred);
+    return sendmsg(3, &msg, 0) < 0 ? -1 : 0;
+}
 
 static noreturn void run_target(const struct launch_ctx *c)
 {
@@ -111,32 +136,32 @@ static noreturn void run_target(const struct launch_ctx *c)
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         die_with_error("clearing ambient capabilities");
 
-    /* Once we hold a notification, only a fatal signal may interrupt it:
-     * the supervisor, not the timing of native signals, decides when a
-     * blocked call ends (runs stay deterministic).  Older kernels: without. */
-    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+    int listener = -1;
+    if (c->ptrace) {
+        if (send_handover(-1) < 0)
+            die_with_error("handing our pid over");
+        char attached;
+        if (read(3, &attached, 1) != 1) {
+            errno = EPERM;
+            die_with_error("the supervisor did not attach");
+        }
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->prog) < 0)
+            die_with_error("installing the seccomp filter");
+    } else {
+        /* Once we hold a notification, only a fatal signal may interrupt
+         * it: the supervisor, not the timing of native signals, decides
+         * when a blocked call ends (runs stay deterministic).  Older
+         * kernels: without. */
+        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                 SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, c->prog);
-    if (listener < 0 && errno == EINVAL)
-        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, c->prog);
-    if (listener < 0)
-        die_with_error("installing the seccomp filter");
-
-    /* From here on, only untrapped calls until execve. */
-    union {
-        char buf[CMSG_SPACE(sizeof(struct ucred))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {.iov_base = &listener, .iov_len = sizeof listener};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
-    struct ucred cred = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
-    memcpy(CMSG_DATA(cm), &cred, sizeof cred);
-    if (sendmsg(3, &msg, 0) < 0)
-        die_with_error("handing the listener over");
+        if (listener < 0 && errno == EINVAL)
+            listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, c->prog);
+        if (listener < 0)
+            die_with_error("installing the seccomp filter");
+        /* From here on, only untrapped calls until execve. */
+        if (send_handover(listener) < 0)
+            die_with_error("handing the listener over");
+    }
     close(3);
 
     execve(c->g->exe, c->g->spec->argv, environ);
@@ -266,8 +291,8 @@ static void launch_failure_reason(const struct group *g, char *buf, size_t len)
 
 pid_t launch_group(struct supervisor *s, struct group *g, const struct sock_fprog *prog, char *err, size_t errlen)
 {
-    int sv[2] = {-1, -1}, st[2] = {-1, -1}, pidfd = -1, init_pidfd = -1;
-    struct launch_ctx c = {.g = g, .hosts_file = s->hosts_file, .prog = prog, .uid = getuid(), .gid = getgid(),
+    int sv[2] = {-1, -1}, st[2] = {-1, -1}, init_pidfd = -1;
+    struct launch_ctx c = {.g = g, .hosts_file = s->hosts_file, .prog = prog, .ptrace = s->opt->backend == BACKEND_PTRACE, .uid = getuid(), .gid = getgid(),
                            .out_fd = -1, .err_fd = -1, .null_fd = -1};
     pid_t target = -1;
 
@@ -318,20 +343,12 @@ pid_t launch_group(struct supervisor *s, struct group *g, const struct sock_fpro
         target = -1;
         goto fail;
     }
-    pidfd = (int)syscall(SYS_pidfd_open, target, 0);
-    if (pidfd < 0) {
-        snprintf(err, errlen, "pidfd_open(%d): %s", target, strerror(errno));
+    if (s->backend->attach(s, g, target, listener_nr, err, errlen) < 0)
+        goto fail;
+    if (c.ptrace && write(sv[0], "", 1) != 1) {
+        snprintf(err, errlen, "cannot start %s: %s", g->name, strerror(errno));
         goto fail;
     }
-    g->listener = (int)syscall(SYS_pidfd_getfd, pidfd, listener_nr, 0);
-    if (g->listener < 0) {
-        snprintf(err, errlen, "taking the seccomp listener of %s: %s", g->name, strerror(errno));
-        goto fail;
-    }
-    uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-    /* Kernels before 6.6 lack it: ping-pong still works, a little slower. */
-    ioctl(g->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags);
-    close(pidfd);
     close(sv[0]);
     close(c.out_fd);
     close(c.err_fd);
@@ -341,13 +358,11 @@ pid_t launch_group(struct supervisor *s, struct group *g, const struct sock_fpro
 fail:
     if (init_pidfd >= 0) {
         syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, NULL, 0);
-        waitpid(g->init_pid, NULL, 0);
+        group_wait_reaper(s, g);
         close(init_pidfd);
         g->init_pidfd = -1;
         g->init_pid = 0;
     }
-    if (pidfd >= 0)
-        close(pidfd);
     int fds[] = {sv[0], sv[1], st[0], st[1], c.out_fd, c.err_fd, c.null_fd, g->status_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)

@@ -186,8 +186,7 @@ static void kill_everything(struct supervisor *s)
         if (g->init_pidfd < 0)
             continue;
         syscall(SYS_pidfd_send_signal, g->init_pidfd, SIGKILL, NULL, 0);
-        while (waitpid(g->init_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        group_wait_reaper(s, g);
         close(g->init_pidfd);
         g->init_pidfd = -1;
     }
@@ -214,6 +213,8 @@ int main(int argc, char **argv)
 
     struct deployment dep = {0};
     struct supervisor sup = {.opt = &opt, .backend = &unotify_backend, .epfd = -1};
+    if (opt.backend == BACKEND_PTRACE)
+        sup.backend = &ptrace_backend;
     struct supervisor *s = &sup;
     int status = EXIT_USAGE;
 
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 
     size_t cap = filter_max_len(trap_table_len);
     struct sock_filter *insns = calloc(cap, sizeof *insns);
-    int len = insns ? filter_build(trap_table, trap_table_len, SECCOMP_RET_USER_NOTIF, insns, cap) : -1;
+    int len = insns ? filter_build(trap_table, trap_table_len, s->backend->filter_action, insns, cap) : -1;
     if (len < 0) {
         fprintf(stderr, "simterpose: internal error: cannot build the seccomp filter\n");
         free(insns);
@@ -272,6 +273,14 @@ int main(int argc, char **argv)
     s->task_hash = calloc(s->task_hash_size, sizeof *s->task_hash);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
+    if (s->backend == &ptrace_backend) {
+        /* Tracee events are taken with sigtimedwait (ptrace.c); the
+         * programs start with an empty mask (launch.c). */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+    }
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

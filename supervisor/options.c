@@ -34,6 +34,9 @@ void options_usage(FILE *f)
           "                     wall microseconds before sleeping (default 100; 0: never spin)\n"
           "  --hang-timeout S   when every task is blocked natively for S wall seconds, they\n"
           "                     are killed (default 10)\n"
+          "  --backend=NAME     how syscalls are trapped: unotify (seccomp user notification,\n"
+          "                     default) or ptrace (seccomp + ptrace, as the 2011 prototype);\n"
+          "                     the environment variable SIMTERPOSE_BACKEND sets the default\n"
           "  --cpu-model=MODEL  off (default): computation takes no simulated time, runs are\n"
           "                     deterministic; measured: the CPU time a task uses between two\n"
           "                     trapped syscalls is run on its virtual host (speed, cores)\n"
@@ -54,6 +57,17 @@ void options_usage(FILE *f)
           "Exit status: 0 when every program exited 0, 1 when one did not, 2 on a usage or\n"
           "input error (nothing was run).\n",
           f);
+}
+
+static int parse_backend(const char *name, int *out)
+{
+    if (!strcmp(name, "unotify"))
+        *out = BACKEND_UNOTIFY;
+    else if (!strcmp(name, "ptrace"))
+        *out = BACKEND_PTRACE;
+    else
+        return -1;
+    return 0;
 }
 
 static int parse_long(const char *s, long long min, long long max, long long *out)
@@ -104,7 +118,7 @@ static void list_syscalls(FILE *out)
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
     enum { O_OUT = 256, O_STATS, O_EPOCH, O_WATCHDOG, O_HANG, O_LIST, O_SPIN, O_CPU_MODEL, O_CPU_SPEED,
-           O_CPU_THRESHOLD, O_STRACE, O_TRACE_CPU, O_SEED };
+           O_CPU_THRESHOLD, O_STRACE, O_TRACE_CPU, O_SEED, O_BACKEND };
     static const struct option longopts[] = {
         {"out", required_argument, NULL, O_OUT},
         {"stats", required_argument, NULL, O_STATS},
@@ -113,6 +127,7 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         {"hang-timeout", required_argument, NULL, O_HANG},
         {"spin-us", required_argument, NULL, O_SPIN},
         {"seed", required_argument, NULL, O_SEED},
+        {"backend", required_argument, NULL, O_BACKEND},
         {"cpu-model", required_argument, NULL, O_CPU_MODEL},
         {"cpu-reference-speed", required_argument, NULL, O_CPU_SPEED},
         {"cpu-threshold", required_argument, NULL, O_CPU_THRESHOLD},
@@ -132,6 +147,13 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         .cpu_threshold_us = 10,
         .seed = 1,
     };
+    /* The environment sets the default, so a whole test suite can run
+     * under the other backend unchanged; --backend still wins. */
+    const char *env_backend = getenv("SIMTERPOSE_BACKEND");
+    if (env_backend && *env_backend && parse_backend(env_backend, &o->backend) < 0) {
+        snprintf(err, errlen, "SIMTERPOSE_BACKEND: '%s' is not unotify or ptrace", env_backend);
+        return OPTIONS_ERROR;
+    }
     o->sg_argv = calloc((size_t)argc + 1, sizeof *o->sg_argv);
     if (!o->sg_argv) {
         snprintf(err, errlen, "out of memory");
@@ -237,6 +259,12 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             o->seed = sv;
             break;
         }
+        case O_BACKEND:
+            if (parse_backend(optarg, &o->backend) < 0) {
+                snprintf(err, errlen, "--backend: '%s' is not unotify or ptrace", optarg);
+                goto out;
+            }
+            break;
         case O_CPU_MODEL:
             if (!strcmp(optarg, "off"))
                 o->cpu_model = CPU_MODEL_OFF;

@@ -14,6 +14,7 @@ struct options {
     int watchdog_ms;          /* --watchdog, ms a task may sleep natively before the run goes on */
     int hang_s;               /* --hang-timeout, s all tasks may be stuck natively before they are killed */
     int spin_us;              /* --spin-us, wall µs to poll for the next notification before sleeping */
+    int backend;              /* --backend: BACKEND_UNOTIFY or BACKEND_PTRACE */
     int cpu_model;            /* --cpu-model: CPU_MODEL_OFF or CPU_MODEL_MEASURED */
     double cpu_reference_speed; /* --cpu-reference-speed, flop/s of this machine; 0: calibrate */
     int cpu_threshold_us;     /* --cpu-threshold: shorter bursts are not charged */
@@ -27,6 +28,7 @@ struct options {
 };
 
 enum { CPU_MODEL_OFF = 0, CPU_MODEL_MEASURED = 1 };
+enum { BACKEND_UNOTIFY = 0, BACKEND_PTRACE = 1 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
 

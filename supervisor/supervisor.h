@@ -11,6 +11,7 @@
 
 struct supervisor;
 struct task;
+struct group;
 
 /* A trapped syscall as the backend delivered it. */
 struct syscall_req {
@@ -30,10 +31,15 @@ struct sysret {
 #define SYSRET_ERRNO(e) ((struct sysret){RET_ERRNO, (e)})
 #define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
 
-/* The event source: unotify today, ptrace later.  Small on purpose: the
- * handlers never see which one runs. */
+/* The event source: seccomp user notification or ptrace.  Small on
+ * purpose: the handlers never see which one runs. */
 struct backend_ops {
     const char *name;
+    uint32_t filter_action;    /* what the BPF filter returns for a trapped call */
+    /* Take over the freshly launched target of g (stopped before its
+     * execve; listener_nr: its listener's fd number there, unotify only).
+     * 0, or -1 with err set. */
+    int (*attach)(struct supervisor *s, struct group *g, pid_t target, int listener_nr, char *err, size_t errlen);
     /* Block (in real time, the simulation stands still) until task t has a
      * trapped syscall in t->req (returns 1), t died (t->dead, returns 1), or
      * timeout_ms elapsed (returns 0).  Events of other tasks seen meanwhile
@@ -44,11 +50,17 @@ struct backend_ops {
     int (*reply)(struct supervisor *s, struct task *t, struct sysret r);
     /* Is t's pending syscall still waiting for us (not interrupted)? */
     bool (*pending_valid)(struct supervisor *s, struct task *t);
-    /* Install our srcfd at newfd in t (replacing what is there), while t
-     * is stopped in a syscall.  0 or -errno. */
-    int (*addfd)(struct supervisor *s, struct task *t, int srcfd, int newfd, bool cloexec);
+    /* Install at newfd in t (replacing what is there), while t is stopped
+     * in a syscall, a placeholder: an AF_UNIX socket of sock_type, or an
+     * epoll instance when sock_type is 0.  0 or -errno. */
+    int (*install_placeholder)(struct supervisor *s, struct task *t, int sock_type, int newfd, bool cloexec);
+    /* Collect what dying tasks leave for us outside any wait (ptrace: exit
+     * reports, without which their parents could not reap them); NULL when
+     * there is nothing to collect. */
+    void (*reap)(struct supervisor *s);
 };
 extern const struct backend_ops unotify_backend;
+extern const struct backend_ops ptrace_backend;
 
 struct sock;
 struct vhost {
@@ -83,7 +95,8 @@ struct group {
     pid_t init_pid;        /* the reaper, PID 1 of the group's PID namespace */
     int init_pidfd;
     int status_fd;         /* reaper reports the main program's wait status here */
-    int listener;          /* seccomp listener of every task in the group */
+    int listener;          /* seccomp listener of every task in the group (unotify) */
+    uint64_t pidns_ino;    /* its PID namespace: tells a new tracee's group (ptrace) */
     struct proc *main;     /* the deployed program's process */
     enum group_end end;
     int status;            /* wait status of the main process */
@@ -147,6 +160,7 @@ struct task {
     int64_t cpu_burst_ns;  /* CPU time charged before the syscall being served */
     uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
+    void *backend_data;    /* owned by the backend, freed with the task */
     struct task *hash_next;
     struct task *next_in_proc;
 };
@@ -197,6 +211,8 @@ void task_waited(struct task *t);
 void task_charge_poll(struct task *t, bool ready);
 void proc_wake_all(struct proc *p);
 void group_kill(struct supervisor *s, struct group *g, const char *why);
+/* Wait until the (killed) reaper of g is gone, and reap it. */
+void group_wait_reaper(struct supervisor *s, struct group *g);
 struct task *task_find(struct supervisor *s, pid_t tid);
 /* Adoption in two steps for the event loop, which must not run simcalls
  * (they may run other actors, which would re-enter it). */

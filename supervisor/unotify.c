@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,24 +162,54 @@ static bool unotify_pending_valid(struct supervisor *s, struct task *t)
     return ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-static int unotify_addfd(struct supervisor *s, struct task *t, int srcfd, int newfd, bool cloexec)
+static int unotify_install_placeholder(struct supervisor *s, struct task *t, int sock_type, int newfd, bool cloexec)
 {
     (void)s;
+    int ph = sock_type ? socket(AF_UNIX, sock_type | SOCK_CLOEXEC, 0) : epoll_create1(EPOLL_CLOEXEC);
+    if (ph < 0)
+        return -errno;
     struct seccomp_notif_addfd a = {
         .id = t->req.id,
         .flags = SECCOMP_ADDFD_FLAG_SETFD,
-        .srcfd = (uint32_t)srcfd,
+        .srcfd = (uint32_t)ph,
         .newfd = (uint32_t)newfd,
         .newfd_flags = cloexec ? O_CLOEXEC : 0,
     };
     int r = ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
-    return r < 0 ? -errno : 0;
+    r = r < 0 ? -errno : 0;
+    close(ph);
+    return r;
+}
+
+/* Take the listener out of the target (see launch.c). */
+static int unotify_attach(struct supervisor *s, struct group *g, pid_t target, int listener_nr, char *err,
+                          size_t errlen)
+{
+    (void)s;
+    int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+    if (pidfd < 0) {
+        snprintf(err, errlen, "pidfd_open(%d): %s", target, strerror(errno));
+        return -1;
+    }
+    g->listener = (int)syscall(SYS_pidfd_getfd, pidfd, listener_nr, 0);
+    int saved = errno;
+    close(pidfd);
+    if (g->listener < 0) {
+        snprintf(err, errlen, "taking the seccomp listener of %s: %s", g->name, strerror(saved));
+        return -1;
+    }
+    uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+    /* Kernels before 6.6 lack it: ping-pong still works, a little slower. */
+    ioctl(g->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags);
+    return 0;
 }
 
 const struct backend_ops unotify_backend = {
     .name = "unotify",
+    .filter_action = SECCOMP_RET_USER_NOTIF,
+    .attach = unotify_attach,
     .wait = unotify_wait,
     .reply = unotify_reply,
     .pending_valid = unotify_pending_valid,
-    .addfd = unotify_addfd,
+    .install_placeholder = unotify_install_placeholder,
 };

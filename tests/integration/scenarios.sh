@@ -83,7 +83,7 @@ exit_status)
   grep -q 'exit_code.1 on alice did not succeed' "$tmp/err" && fail "exit_code.1 wrongly named"
   grep -q 'to stderr' "$tmp/out/hosts/alice/exit_code.2.stderr" || fail "stderr not captured"
   python3 - "$tmp/stats.json" <<'PY' || fail "bad stats"
-import json, sys
+import json, os, sys
 s = json.load(open(sys.argv[1]))
 assert isinstance(s["simulated_time"], float) and isinstance(s["wall_time"], float), s
 p = s["processes"]
@@ -92,6 +92,9 @@ assert p[2]["signal"] == "SIGSEGV", p[2]
 for x in p:
     assert x["host"] == "alice" and x["argv"][0].endswith("exit_code") and x["stdout"].endswith(".stdout")
 assert s["syscalls"]["execve"] == 3 and s["syscalls"]["exit_group"] >= 2, s["syscalls"]
+# the suite runs under each backend (meson test --setup ptrace): make sure
+# it really does
+assert s["backend"] == (os.environ.get("SIMTERPOSE_BACKEND") or "unotify"), s["backend"]
 PY
   ok "exit statuses, signals and stats" ;;
 bad_input)

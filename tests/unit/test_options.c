@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "supervisor/options.h"
@@ -18,7 +19,9 @@ Test(options, defaults)
     const char *argv[] = {"simterpose", "p.xml", "d.xml"};
     struct options o;
     char err[256];
+    unsetenv("SIMTERPOSE_BACKEND");
     cr_assert_eq(parse(3, argv, &o, err), OPTIONS_OK);
+    cr_expect_eq(o.backend, BACKEND_UNOTIFY);
     cr_expect_str_eq(o.platform, "p.xml");
     cr_expect_str_eq(o.deployment, "d.xml");
     cr_expect_str_eq(o.out_dir, "simterpose.data");
@@ -123,5 +126,35 @@ Test(options, cpu_model_and_trace)
     const char *argv3[] = {"simterpose", "--seed", "0xffffffffffffffff", "p.xml", "d.xml"};
     cr_assert_eq(parse(5, argv3, &o, err), OPTIONS_OK, "%s", err);
     cr_expect_eq(o.seed, UINT64_MAX);
+    options_free(&o);
+}
+
+Test(options, backend_from_option_and_environment)
+{
+    struct options o;
+    char err[256];
+    unsetenv("SIMTERPOSE_BACKEND");
+    cr_assert_eq(parse(3, (const char *[]){"simterpose", "p.xml", "d.xml"}, &o, err), OPTIONS_OK);
+    cr_expect_eq(o.backend, BACKEND_UNOTIFY);
+    options_free(&o);
+    cr_assert_eq(parse(4, (const char *[]){"simterpose", "--backend=ptrace", "p.xml", "d.xml"}, &o, err), OPTIONS_OK);
+    cr_expect_eq(o.backend, BACKEND_PTRACE);
+    options_free(&o);
+    setenv("SIMTERPOSE_BACKEND", "ptrace", 1);
+    cr_assert_eq(parse(3, (const char *[]){"simterpose", "p.xml", "d.xml"}, &o, err), OPTIONS_OK);
+    cr_expect_eq(o.backend, BACKEND_PTRACE);
+    options_free(&o);
+    /* the option wins over the environment */
+    cr_assert_eq(parse(5, (const char *[]){"simterpose", "--backend", "unotify", "p.xml", "d.xml"}, &o, err),
+                 OPTIONS_OK);
+    cr_expect_eq(o.backend, BACKEND_UNOTIFY);
+    options_free(&o);
+    setenv("SIMTERPOSE_BACKEND", "strace", 1);
+    cr_expect_eq(parse(3, (const char *[]){"simterpose", "p.xml", "d.xml"}, &o, err), OPTIONS_ERROR);
+    cr_expect(strstr(err, "SIMTERPOSE_BACKEND: 'strace'"), "%s", err);
+    options_free(&o);
+    unsetenv("SIMTERPOSE_BACKEND");
+    cr_expect_eq(parse(4, (const char *[]){"simterpose", "--backend=gdb", "p.xml", "d.xml"}, &o, err), OPTIONS_ERROR);
+    cr_expect(strstr(err, "--backend: 'gdb'"), "%s", err);
     options_free(&o);
 }
