@@ -30,12 +30,23 @@ struct sim_waitq {
 
 void sim_init(int *argc, char **argv)
 {
-    simgrid_init(argc, argv);
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan cannot follow the raw contexts' stack switches: one thread per
-     * actor (still one running at a time) keeps its reports true. */
-    xbt_log_control_set("xbt_cfg.thres:warning");
-    sg_cfg_set_string("contexts/factory", "thread");
+     * actor (still one running at a time) keeps its reports true.  The
+     * factory is chosen inside simgrid_init: it must be in argv. */
+    char **with = calloc((size_t)*argc + 3, sizeof *with);
+    if (!with)
+        abort();
+    with[0] = argv[0];
+    with[1] = "--cfg=contexts/factory:thread";
+    with[2] = "--log=xbt_cfg.thres:warning";
+    for (int i = 1; i < *argc; i++)
+        with[i + 2] = argv[i];
+    int n = *argc + 2;
+    simgrid_init(&n, with);
+    free(with);
+#else
+    simgrid_init(argc, argv);
 #endif
 }
 void sim_load_platform(const char *path) { simgrid_load_platform(path); }

@@ -743,7 +743,15 @@ static void udp_start_pump(struct sock *k)
 {
     if (k->chan)
         return;
-    k->chan = sim_channel_new();
+    /* Making a channel is a simcall: other actors may run meanwhile, and
+     * one may be starting this very pump (two senders to one socket).
+     * The first to come back wins. */
+    struct sim_channel *chan = sim_channel_new();
+    if (k->chan) {
+        sim_channel_free(chan);
+        return;
+    }
+    k->chan = chan;
     k->udl = delay_line_new(k->host->sh, udp_deliver, k);
     k->pump = sim_spawn("udp-rx", k->host->sh, udp_pump_main, k);
     sim_daemonize(k->pump);
