@@ -6,7 +6,7 @@ outside in the same run.  Reports payload bytes per wall second and the
 ratio.  net_bulk generates and hashes every byte on both sides, so the
 native figure is the program's own ceiling.
 
-usage: bench/bulk.py [--build DIR] [--size BYTES] [--reps R]
+usage: bench/bulk.py [--build DIR] [--size BYTES] [--reps R] [--backends unotify,ptrace]
 """
 import argparse, os, statistics, subprocess, tempfile, time
 
@@ -14,6 +14,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
 ap.add_argument("--size", type=int, default=1 << 30)
 ap.add_argument("--reps", type=int, default=3)
+ap.add_argument("--backends", default="unotify,ptrace")
 args = ap.parse_args()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(args.build)
@@ -38,18 +39,23 @@ def timed(cmd):
     return time.perf_counter() - t0
 
 
-nat, emu = [], []
+backends = args.backends.split(",")
+nat, emu = [], {b: [] for b in backends}
 for _ in range(args.reps):
     nat.append(timed([bulk, "--size", str(args.size), "both"]))
-    emu.append(timed([sim, "--out", os.path.join(tmp, "out"), platform, dep]))
+    for b in backends:
+        emu[b].append(timed([sim, "--backend=" + b, "--out", os.path.join(tmp, "out"), platform, dep]))
 out = open(os.path.join(tmp, "out", "hosts", "node-0", "net_bulk.1.stdout")).read().strip().splitlines()
-n, e = statistics.median(nat), statistics.median(emu)
+n = statistics.median(nat)
 print("Bulk: %d bytes over TCP, medians of %d alternating runs" % (args.size, args.reps))
 print()
-print("| path | wall s | payload MB/s (wall) |")
-print("|---|---|---|")
-print("| native, loopback | %.2f | %.0f |" % (n, args.size / n / 1e6))
-print("| Simterpose, node-0 -> node-1 (10 Gbps) | %.2f | %.0f |" % (e, args.size / e / 1e6))
+print("| path | wall s | payload MB/s (wall) | wall / native | wall / unotify |")
+print("|---|---|---|---|---|")
+print("| native, loopback | %.2f | %.0f | 1.00 | |" % (n, args.size / n / 1e6))
+for b in backends:
+    e = statistics.median(emu[b])
+    base = statistics.median(emu[backends[0]])
+    print("| Simterpose-%s, node-0 -> node-1 (10 Gbps) | %.2f | %.0f | %.2f | %.2f |"
+          % (b, e, args.size / e / 1e6, e / n, e / base))
 print()
-print("Simterpose / native wall time: %.2f" % (e / n))
-print("The emulated client reported: " + (out[-1] if out else "?"))
+print("The emulated client reported (last run): " + (out[-1] if out else "?"))

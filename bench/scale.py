@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Scale: N hosts of a cluster each run a small TCP client (1 KiB request,
 1 KiB answer) against one server (bench/scale_node.c), for N = 10, 100,
-1000.  Reports the wall time, the simulated time, and the peak RSS of the
-supervisor (getrusage of the run: the largest process of it), with the
-ratio to the N = 10 run measured in the same invocation.
+1000), under each backend.  Reports the wall time, the simulated time, the
+peak RSS of the supervisor (its getrusage), and the peak of the total
+memory of the run: the sum of the proportional set sizes (PSS, shared
+pages split among their users) of the supervisor and every process
+descending from it, sampled every 100 ms.  Ratios are to
+the smallest N measured in the same invocation.
 
-usage: bench/scale.py [--build DIR] [--sizes 10,100,1000]
+usage: bench/scale.py [--build DIR] [--sizes 10,100,1000] [--backends unotify,ptrace]
 """
 import argparse, os, resource, subprocess, tempfile, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
 ap.add_argument("--sizes", default="10,100,1000")
-ap.add_argument("--backend-args", default="", help="extra simterpose options")
+ap.add_argument("--backends", default="unotify,ptrace")
 args = ap.parse_args()
 build = os.path.abspath(args.build)
 sim = os.path.join(build, "simterpose")
@@ -45,27 +48,64 @@ def deployment(n):
     return path
 
 
-def run(n):
-    cmd = [sim] + args.backend_args.split() + ["--out", os.path.join(tmp, "out"), platform(n), deployment(n)]
+def tree_pss_kib(root_pid):
+    """PSS of root_pid and all its descendants, in KiB."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    children = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def run(n, backend):
+    cmd = [sim, "--backend=" + backend, "--out", os.path.join(tmp, "out"), platform(n), deployment(n)]
     errpath = os.path.join(tmp, "err%d" % n)
+    peak = 0
     t0 = time.perf_counter()
     with open(errpath, "w") as errf:
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
-        _, ru = os.wait4(p.pid, 0)[1:]
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, tree_pss_kib(p.pid))
+            time.sleep(0.1)
     wall = time.perf_counter() - t0
     err = open(errpath).read()
-    ok = "did not succeed" not in err and "simulated time" in err
+    ok = status == 0 and "did not succeed" not in err and "simulated time" in err
     sim_s = float(err.split("simulated time ")[1].split(" s")[0]) if "simulated time" in err else float("nan")
-    return wall, sim_s, ru.ru_maxrss / 1024.0, ok
+    return wall, sim_s, ru.ru_maxrss / 1024.0, peak / 1024.0, ok
 
 
 sizes = [int(x) for x in args.sizes.split(",")]
 print("Scale: N client hosts + 1 server host, one 1 KiB exchange each")
 print()
-print("| N | all succeeded | wall s | wall / wall(N=%d) | simulated s | peak RSS MiB |" % sizes[0])
-print("|---|---|---|---|---|---|")
-base = None
-for n in sizes:
-    wall, sim_s, rss, ok = run(n)
-    base = base or wall
-    print("| %d | %s | %.2f | %.1f | %.6f | %.0f |" % (n, "yes" if ok else "NO", wall, wall / base, sim_s, rss))
+print("| backend | N | all succeeded | wall s | wall / wall(N=%d) | simulated s | supervisor peak RSS MiB | run's total PSS, peak MiB |"
+      % sizes[0])
+print("|---|---|---|---|---|---|---|---|")
+for backend in args.backends.split(","):
+    base = None
+    for n in sizes:
+        wall, sim_s, rss, mem, ok = run(n, backend)
+        base = base or wall
+        print("| %s | %d | %s | %.2f | %.1f | %.6f | %.0f | %.0f |"
+              % (backend, n, "yes" if ok else "NO", wall, wall / base, sim_s, rss, mem), flush=True)

@@ -1,8 +1,12 @@
-/* scale_node: the small TCP exchange of the scale benchmark.
+/* scale_node: the small TCP exchanges of the scale and time-warp benchmarks.
  *
  * Usage: scale_node server PORT N     accept N connections (epoll), echo
- *                                     each 1 KiB request back, exit
- *        scale_node client HOST PORT  send 1 KiB, read the 1 KiB answer
+ *                                     every 1 KiB request back until each
+ *                                     client closes, exit
+ *        scale_node client HOST PORT [ROUNDS]
+ *                                     send 1 KiB, read the 1 KiB answer;
+ *                                     ROUNDS times (default 1), one second
+ *                                     apart (a client polling its server)
  *
  * Exits 0 when every exchange completed with the expected bytes.
  */
@@ -24,14 +28,18 @@ static int die(const char *what)
     exit(1);
 }
 
-static void full_io(int fd, char *buf, int writing)
+/* Returns 0 at EOF before the first byte (the peer is done), else 1. */
+static int full_io(int fd, char *buf, int writing)
 {
     for (size_t done = 0; done < MSG;) {
         ssize_t n = writing ? write(fd, buf + done, MSG - done) : read(fd, buf + done, MSG - done);
+        if (n == 0 && !writing && done == 0)
+            return 0;
         if (n <= 0)
             die(writing ? "write" : "read (or early EOF)");
         done += (size_t)n;
     }
+    return 1;
 }
 
 static int server(int port, int n)
@@ -60,8 +68,10 @@ static int server(int port, int n)
                 epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
             } else {
                 int c = evs[i].data.fd;
-                full_io(c, buf, 0);
-                full_io(c, buf, 1);
+                if (full_io(c, buf, 0)) {
+                    full_io(c, buf, 1);
+                    continue;
+                }
                 epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL);
                 close(c);
                 served++;
@@ -72,7 +82,7 @@ static int server(int port, int n)
     return 0;
 }
 
-static int client(const char *host, const char *port)
+static int client(const char *host, const char *port, int rounds)
 {
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
     if (getaddrinfo(host, port, &hints, &ai))
@@ -92,11 +102,14 @@ static int client(const char *host, const char *port)
     char buf[MSG], back[MSG];
     for (int i = 0; i < MSG; i++)
         buf[i] = (char)(i * 7);
-    full_io(fd, buf, 1);
-    full_io(fd, back, 0);
-    if (memcmp(buf, back, MSG)) {
-        fprintf(stderr, "scale_node: the answer differs from the request\n");
-        return 1;
+    for (int r = 0; r < rounds; r++) {
+        if (r)
+            sleep(1);
+        full_io(fd, buf, 1);
+        if (!full_io(fd, back, 0) || memcmp(buf, back, MSG)) {
+            fprintf(stderr, "scale_node: the answer differs from the request\n");
+            return 1;
+        }
     }
     close(fd);
     return 0;
@@ -106,8 +119,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "server"))
         return server(atoi(argv[2]), atoi(argv[3]));
-    if (argc == 4 && !strcmp(argv[1], "client"))
-        return client(argv[2], argv[3]);
-    fprintf(stderr, "usage: scale_node server PORT N | client HOST PORT\n");
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "client"))
+        return client(argv[2], argv[3], argc == 5 ? atoi(argv[4]) : 1);
+    fprintf(stderr, "usage: scale_node server PORT N | client HOST PORT [ROUNDS]\n");
     return 2;
 }
