@@ -9,7 +9,9 @@
  *        ptrace_floor syscall N   no filter: PTRACE_SYSCALL stops the child
  *                                 at the entry and exit of every syscall (the
  *                                 2011 prototype's design); it calls getppid,
- *                                 which Simterpose does not even trap */
+ *                                 which Simterpose does not even trap
+ *        ... N spin               poll with waitpid(WNOHANG) instead of
+ *                                 sleeping in waitpid (as --spin-us does) */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -53,10 +55,11 @@ static int child(long n, int use_seccomp)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "seccomp") && strcmp(argv[1], "syscall"))) {
-        fprintf(stderr, "usage: ptrace_floor seccomp|syscall N\n");
+    if (argc < 3 || argc > 4 || (strcmp(argv[1], "seccomp") && strcmp(argv[1], "syscall"))) {
+        fprintf(stderr, "usage: ptrace_floor seccomp|syscall N [spin]\n");
         return 2;
     }
+    int wait_flags = argc == 4 && !strcmp(argv[3], "spin") ? WNOHANG : 0;
     int use_seccomp = !strcmp(argv[1], "seccomp");
     long n = atol(argv[2]);
     pid_t pid = fork();
@@ -71,7 +74,10 @@ int main(int argc, char **argv)
     int resume = use_seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
     ptrace((enum __ptrace_request)resume, pid, NULL, NULL);
     for (;;) {
-        if (waitpid(pid, &st, 0) != pid)
+        pid_t got;
+        while ((got = waitpid(pid, &st, wait_flags)) == 0)
+            ;
+        if (got != pid)
             return 1;
         if (WIFEXITED(st) || WIFSIGNALED(st))
             break;

@@ -116,6 +116,8 @@ floor_variants = {
     "unotify": lambda n: [os.path.join(build, "bench", "unotify_floor"), str(n)],
     "ptrace": lambda n: [os.path.join(build, "bench", "ptrace_floor"), "seccomp", str(n)],
     "ptrace, every syscall (2011)": lambda n: [os.path.join(build, "bench", "ptrace_floor"), "syscall", str(n)],
+    "unotify, polling": lambda n: [os.path.join(build, "bench", "unotify_floor"), str(n), "spin"],
+    "ptrace, polling": lambda n: [os.path.join(build, "bench", "ptrace_floor"), "seccomp", str(n), "spin"],
 }
 floors = {}
 for name, argv_of in floor_variants.items():
@@ -130,6 +132,10 @@ print("| unotify: trapped clock_gettime answered 0 | %.3f | %.2f |"
       % (floors["unotify"] * 1e6, ratio(clock_emu["unotify"], floors["unotify"])))
 print("| ptrace + seccomp: trapped clock_gettime answered 0 | %.3f | %.2f |"
       % (floors["ptrace"] * 1e6, ratio(clock_emu["ptrace"], floors["ptrace"])))
+print("| unotify, polling the listener (as --spin-us) | %.3f | %.2f |"
+      % (floors["unotify, polling"] * 1e6, ratio(clock_emu["unotify"], floors["unotify, polling"])))
+print("| ptrace + seccomp, polling waitpid (as --spin-us) | %.3f | %.2f |"
+      % (floors["ptrace, polling"] * 1e6, ratio(clock_emu["ptrace"], floors["ptrace, polling"])))
 print("| ptrace, stop at every syscall (the 2011 design): getppid | %.3f | |"
       % (floors["ptrace, every syscall (2011)"] * 1e6))
 print()
