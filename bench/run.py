@@ -17,6 +17,8 @@ usage: bench/run.py [--build DIR] [--reps R] [--warp-seconds S] [--quick]
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
 
+from benchlib import cluster_platform, server_and_clients
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
 ap.add_argument("--reps", type=int, default=5)
@@ -178,30 +180,9 @@ subprocess.run([sys.executable, os.path.join(root, "bench", "bulk.py"), "--build
 section("3. Time warp (simulated seconds per wall second, medians of %d)" % args.reps)
 
 
-def cluster(n):
-    path = os.path.join(tmp, "cluster%d.xml" % n)
-    with open(path, "w") as f:
-        f.write("<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-                "<platform version=\"4.1\">\n  <zone id=\"world\" routing=\"Full\">\n"
-                "    <cluster id=\"c\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\" speed=\"1Gf\" core=\"1\"\n"
-                "             bw=\"1Gbps\" lat=\"50us\" bb_bw=\"100Gbps\" bb_lat=\"10us\"\n"
-                "             loopback_bw=\"10GBps\" loopback_lat=\"0us\"/>\n"
-                "  </zone>\n</platform>\n" % (n - 1))
-    return path
-
-
 clients, rounds = 100, max(int(args.warp_seconds * scale), 2)
-poll_dep = os.path.join(tmp, "poll.xml")
-with open(poll_dep, "w") as f:
-    f.write("<?xml version='1.0'?>\n<platform version=\"4.1\">\n")
-    f.write('  <actor host="node-0" function="%s"><argument value="server"/><argument value="7000"/>'
-            '<argument value="%d"/></actor>\n' % (node, clients))
-    for i in range(1, clients + 1):
-        f.write('  <actor host="node-%d" function="%s" start_time="0.001"><argument value="client"/>'
-                '<argument value="node-0"/><argument value="7000"/><argument value="%d"/></actor>\n'
-                % (i, node, rounds))
-    f.write("</platform>\n")
-poll_platform = cluster(clients + 1)
+poll_dep = server_and_clients(os.path.join(tmp, "poll.xml"), node, clients, rounds)
+poll_platform = cluster_platform(os.path.join(tmp, "poll-platform.xml"), clients + 1)
 sleep_dep = deployment(["/bin/sh", "-c", "sleep 3600"], "sleep.xml")
 
 

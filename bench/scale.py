@@ -10,7 +10,9 @@ the smallest N measured in the same invocation.
 
 usage: bench/scale.py [--build DIR] [--sizes 10,100,1000] [--backends unotify,ptrace]
 """
-import argparse, os, resource, subprocess, tempfile, time
+import argparse, os, subprocess, tempfile, time
+
+from benchlib import cluster_platform, server_and_clients
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
@@ -21,31 +23,6 @@ build = os.path.abspath(args.build)
 sim = os.path.join(build, "simterpose")
 node = os.path.join(build, "bench", "scale_node")
 tmp = tempfile.mkdtemp(prefix="simterpose-scale.")
-
-
-def platform(n):
-    path = os.path.join(tmp, "p%d.xml" % n)
-    with open(path, "w") as f:
-        f.write("<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-                "<platform version=\"4.1\">\n  <zone id=\"world\" routing=\"Full\">\n"
-                "    <cluster id=\"c\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\" speed=\"1Gf\" core=\"1\"\n"
-                "             bw=\"1Gbps\" lat=\"50us\" bb_bw=\"100Gbps\" bb_lat=\"10us\"\n"
-                "             loopback_bw=\"10GBps\" loopback_lat=\"0us\"/>\n"
-                "  </zone>\n</platform>\n" % n)
-    return path
-
-
-def deployment(n):
-    path = os.path.join(tmp, "d%d.xml" % n)
-    with open(path, "w") as f:
-        f.write("<?xml version='1.0'?>\n<platform version=\"4.1\">\n")
-        f.write('  <actor host="node-0" function="%s"><argument value="server"/><argument value="7000"/>'
-                '<argument value="%d"/></actor>\n' % (node, n))
-        for i in range(1, n + 1):
-            f.write('  <actor host="node-%d" function="%s" start_time="0.001"><argument value="client"/>'
-                    '<argument value="node-0"/><argument value="7000"/></actor>\n' % (i, node))
-        f.write("</platform>\n")
-    return path
 
 
 def tree_pss_kib(root_pid):
@@ -77,7 +54,9 @@ def tree_pss_kib(root_pid):
 
 
 def run(n, backend):
-    cmd = [sim, "--backend=" + backend, "--out", os.path.join(tmp, "out"), platform(n), deployment(n)]
+    cmd = [sim, "--backend=" + backend, "--out", os.path.join(tmp, "out"),
+           cluster_platform(os.path.join(tmp, "p%d.xml" % n), n + 1),
+           server_and_clients(os.path.join(tmp, "d%d.xml" % n), node, n)]
     errpath = os.path.join(tmp, "err%d" % n)
     peak = 0
     t0 = time.perf_counter()

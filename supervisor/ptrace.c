@@ -146,8 +146,9 @@ static struct task *adopt(struct supervisor *s, pid_t pid)
     return NULL;
 }
 
+#define BATCH 64
 struct batch {
-    struct task *adopted[64], *wake[64];
+    struct task *adopted[BATCH], *wake[BATCH];
     int nadopted, nwake;
 };
 
@@ -159,7 +160,7 @@ static void handle_report(struct supervisor *s, pid_t pid, int status, struct ba
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
         if (t && !t->dead) {
             task_mark_dead(s, t);
-            if (b && b->nwake < 64)
+            if (b)
                 b->wake[b->nwake++] = t;
         }
         return;
@@ -169,7 +170,7 @@ static void handle_report(struct supervisor *s, pid_t pid, int status, struct ba
     int event = status >> 16, sig = WSTOPSIG(status);
     if (event == PTRACE_EVENT_SECCOMP && b) {
         if (!t) {
-            if (b->nadopted == 64 || !(t = adopt(s, pid))) {
+            if (!(t = adopt(s, pid))) {
                 pt(PTRACE_CONT, pid, NULL, NULL); /* not ours to serve: natively */
                 return;
             }
@@ -193,36 +194,46 @@ static void handle_report(struct supervisor *s, pid_t pid, int status, struct ba
     pt(PTRACE_CONT, pid, NULL, (void *)(uintptr_t)(delivery ? sig : 0));
 }
 
-/* Every report waiting; returns how many. */
+/* The reports waiting, as many as b holds (the rest stay queued in the
+ * kernel for the next call); returns how many. */
 static int drain(struct supervisor *s, struct batch *b)
 {
     int n = 0, status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG | __WCLONE)) > 0) {
+    while ((!b || (b->nadopted < BATCH && b->nwake < BATCH)) && (pid = waitpid(-1, &status, WNOHANG | __WCLONE)) > 0) {
         handle_report(s, pid, status, b);
         n++;
     }
     return n;
 }
 
-static void act_on(struct supervisor *s, struct batch *b)
+/* Every report waiting, acted upon batch by batch; returns how many. */
+static int collect(struct supervisor *s)
 {
-    for (int i = 0; i < b->nwake; i++)
-        task_wake(b->wake[i]);
-    for (int i = 0; i < b->nadopted; i++)
-        task_start(s, b->adopted[i]);
-    b->nwake = b->nadopted = 0;
+    struct batch b = {.nadopted = 0};
+    int total = 0, n;
+    do {
+        n = drain(s, &b);
+        total += n;
+        bool full = b.nadopted == BATCH || b.nwake == BATCH;
+        for (int i = 0; i < b.nwake; i++)
+            task_wake(b.wake[i]);
+        for (int i = 0; i < b.nadopted; i++)
+            task_start(s, b.adopted[i]);
+        b.nwake = b.nadopted = 0;
+        if (!full)
+            break;
+    } while (n);
+    return total;
 }
 
 /* A task of the sandbox we do not trace (CLONE_UNTRACED, as
  * LeakSanitizer's helper uses) never reports its exit to us: its pidfd
  * does.  A tracee's report is always in before its pidfd turns readable
- * (both come from its exit), so drain first. */
+ * (both come from its exit), so collect first. */
 static int gone_untraced(struct supervisor *s, struct task *t)
 {
-    struct batch b = {.nadopted = 0};
-    drain(s, &b);
-    act_on(s, &b);
+    collect(s);
     if (t->has_req || t->dead)
         return 1;
     struct pollfd pfd = {.fd = t->pidfd, .events = POLLIN};
@@ -240,11 +251,9 @@ static int ptrace_wait(struct supervisor *s, struct task *t, int timeout_ms)
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    struct batch b = {.nadopted = 0};
     bool spun = false;
     for (;;) {
-        drain(s, &b);
-        act_on(s, &b);
+        collect(s);
         if (t->has_req || t->dead)
             return 1;
         /* As unotify: the task we just answered usually stops again
@@ -252,7 +261,7 @@ static int ptrace_wait(struct supervisor *s, struct task *t, int timeout_ms)
         if (!spun && s->opt->spin_us > 0) {
             spun = true;
             int64_t until = mono_us() + s->opt->spin_us;
-            while (mono_us() < until && !drain(s, &b))
+            while (mono_us() < until && !collect(s))
                 ;
             continue;
         }
