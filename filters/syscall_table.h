@@ -17,6 +17,10 @@ SYSCALL(gettimeofday,    TRAP_TIME, sys_gettimeofday)
 SYSCALL(time,            TRAP_TIME, sys_time)
 SYSCALL(nanosleep,       TRAP_TIME, sys_nanosleep)
 SYSCALL(clock_nanosleep, TRAP_TIME, sys_clock_nanosleep)
+/* timerfds are timers of simulated time, made and kept by us */
+SYSCALL(timerfd_create,  TRAP_TIME, sys_timerfd_create)
+SYSCALL(timerfd_settime, TRAP_FD,   sys_timerfd_settime)
+SYSCALL(timerfd_gettime, TRAP_FD,   sys_timerfd_gettime)
 
 /* network: AF_INET sockets are emulated (other families run natively) */
 SYSCALL(socket,          TRAP_NET,  sys_socket)
@@ -48,6 +52,9 @@ SYSCALL(dup3,           TRAP_DESC,  sys_dup2)
 SYSCALL(close_range,    TRAP_DESC,  sys_close_range)
 SYSCALL(fcntl,           TRAP_FD,   sys_fcntl)
 SYSCALL(ioctl,           TRAP_FD,   sys_ioctl)
+/* eventfds are counters of ours: waits on them follow simulated time */
+SYSCALL(eventfd,        TRAP_DESC,  sys_eventfd)
+SYSCALL(eventfd2,       TRAP_DESC,  sys_eventfd)
 
 /* readiness: a real epoll could not see emulated sockets, so every epoll
  * instance is emulated; poll/select run natively when no fd is ours */

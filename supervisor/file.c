@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../filters/filter.h"
@@ -204,16 +208,49 @@ void file_unref(struct file *f)
         return;
     if (f->kind == FILE_SOCKET)
         sock_release(f->sock);
-    else
+    else if (f->kind == FILE_EPOLL)
         epoll_release(f->ep);
     waitlist_wake(&f->waiters); /* nobody should be there: be safe */
     waitlist_free(&f->waiters);
     free(f);
 }
 
+void timerfd_settle(struct file *f)
+{
+    struct timerfd_state *tm = &f->tfd;
+    int64_t now = sim_now_ns();
+    if (tm->next_ns < 0 || now < tm->next_ns)
+        return;
+    if (tm->interval_ns > 0) {
+        int64_t k = (now - tm->next_ns) / tm->interval_ns + 1;
+        tm->ticks += (uint64_t)k;
+        tm->next_ns += k * tm->interval_ns;
+    } else {
+        tm->ticks++;
+        tm->next_ns = -1;
+    }
+}
+
 unsigned file_poll(struct file *f)
 {
-    return f->kind == FILE_SOCKET ? sock_poll(f->sock) : epoll_poll(f->ep);
+    switch (f->kind) {
+    case FILE_SOCKET:
+        return sock_poll(f->sock);
+    case FILE_EPOLL:
+        return epoll_poll(f->ep);
+    case FILE_EVENTFD:
+        return (f->evfd.count ? POLLIN | POLLRDNORM : 0) |
+               (f->evfd.count < UINT64_MAX - 1 ? POLLOUT | POLLWRNORM : 0);
+    case FILE_TIMERFD:
+        timerfd_settle(f);
+        return f->tfd.ticks ? POLLIN | POLLRDNORM : 0;
+    }
+    return 0;
+}
+
+int64_t file_next_event_ns(const struct file *f)
+{
+    return f->kind == FILE_TIMERFD ? f->tfd.next_ns : -1;
 }
 
 void file_notify(struct file *f)
@@ -226,8 +263,26 @@ void file_notify(struct file *f)
 int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, bool cloexec)
 {
     /* A harmless kernel object of the right kind: fstat() and the like
-     * look plausible, and nothing done natively on it reaches a network. */
-    int r = s->backend->install_placeholder(s, t, f->kind == FILE_SOCKET ? sock_type(f->sock) : 0, fd, cloexec);
+     * look plausible, and nothing done natively on it reaches a network
+     * (an unarmed timer, a counter nobody else sees). */
+    struct placeholder ph;
+    switch (f->kind) {
+    case FILE_SOCKET:
+        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(sock_type(f->sock) | SOCK_CLOEXEC), 0}};
+        break;
+    case FILE_EPOLL:
+        ph = (struct placeholder){SYS_epoll_create1, {EPOLL_CLOEXEC, 0, 0}};
+        break;
+    case FILE_EVENTFD:
+        ph = (struct placeholder){SYS_eventfd2, {0, EFD_CLOEXEC, 0}};
+        break;
+    case FILE_TIMERFD:
+        ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}};
+        break;
+    default:
+        return -EINVAL;
+    }
+    int r = s->backend->install_placeholder(s, t, &ph, fd, cloexec);
     if (r < 0)
         return r;
     fd_set_entry(t, fd, f, cloexec);

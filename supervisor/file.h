@@ -10,7 +10,22 @@
 struct sock;
 struct epoll;
 
-enum file_kind { FILE_SOCKET, FILE_EPOLL };
+enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD };
+
+/* An eventfd: a counter (eventfd(2)). */
+struct eventfd_state {
+    uint64_t count;
+    bool semaphore;        /* EFD_SEMAPHORE: reads take 1 */
+};
+
+/* A timerfd in simulated time.  Expirations are counted lazily, from the
+ * clock, whenever someone looks (timerfd_settle). */
+struct timerfd_state {
+    int clock;             /* CLOCK_REALTIME, CLOCK_MONOTONIC or CLOCK_BOOTTIME */
+    int64_t next_ns;       /* simulated time of the next expiration, -1: disarmed */
+    int64_t interval_ns;   /* 0: one-shot */
+    uint64_t ticks;        /* expirations not read yet */
+};
 
 /* Tasks waiting for a file's readiness to change. */
 struct waitlist {
@@ -32,6 +47,8 @@ struct file {
     union {
         struct sock *sock;
         struct epoll *ep;
+        struct eventfd_state evfd;
+        struct timerfd_state tfd;
     };
 };
 
@@ -70,6 +87,11 @@ void file_unref(struct file *f);
 unsigned file_poll(struct file *f);
 /* Readiness may have changed: wake whoever waits on it. */
 void file_notify(struct file *f);
+/* The next simulated time at which f becomes ready by itself (a timer
+ * expires), or -1: pollers must wake up then. */
+int64_t file_next_event_ns(const struct file *f);
+/* Count the expirations of timerfd f up to now. */
+void timerfd_settle(struct file *f);
 
 /* Install a placeholder for f at fd in the target (kernel side) and in
  * our table (which takes a reference).  Returns fd or -errno. */

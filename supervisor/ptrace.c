@@ -373,10 +373,10 @@ static long inject(struct supervisor *s, struct task *t, long nr, uint64_t a0, u
     }
 }
 
-static int ptrace_install_placeholder(struct supervisor *s, struct task *t, int sock_type, int newfd, bool cloexec)
+static int ptrace_install_placeholder(struct supervisor *s, struct task *t, const struct placeholder *ph, int newfd,
+                                      bool cloexec)
 {
-    long tmp = sock_type ? inject(s, t, SYS_socket, AF_UNIX, (uint64_t)(sock_type | SOCK_CLOEXEC), 0)
-                         : inject(s, t, SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0);
+    long tmp = inject(s, t, ph->nr, ph->args[0], ph->args[1], ph->args[2]);
     if (tmp < 0)
         return (int)tmp;
     long r = 0;

@@ -31,6 +31,15 @@ struct sysret {
 #define SYSRET_ERRNO(e) ((struct sysret){RET_ERRNO, (e)})
 #define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
 
+/* The kernel object standing for one of our files at its fd number in a
+ * target: what one syscall with integer arguments makes (socket,
+ * epoll_create1, eventfd2, timerfd_create), so that either backend can
+ * make it, here or in the target. */
+struct placeholder {
+    long nr;
+    uint64_t args[3];
+};
+
 /* The event source: seccomp user notification or ptrace.  Small on
  * purpose: the handlers never see which one runs. */
 struct backend_ops {
@@ -51,9 +60,10 @@ struct backend_ops {
     /* Is t's pending syscall still waiting for us (not interrupted)? */
     bool (*pending_valid)(struct supervisor *s, struct task *t);
     /* Install at newfd in t (replacing what is there), while t is stopped
-     * in a syscall, a placeholder: an AF_UNIX socket of sock_type, or an
-     * epoll instance when sock_type is 0.  0 or -errno. */
-    int (*install_placeholder)(struct supervisor *s, struct task *t, int sock_type, int newfd, bool cloexec);
+     * in a syscall, the placeholder ph makes (created close-on-exec).
+     * 0 or -errno. */
+    int (*install_placeholder)(struct supervisor *s, struct task *t, const struct placeholder *ph, int newfd,
+                               bool cloexec);
     /* Collect what dying tasks leave for us outside any wait (ptrace: exit
      * reports, without which their parents could not reap them); NULL when
      * there is nothing to collect. */

@@ -69,6 +69,9 @@ static const struct decoder decoders[] = {
     {__NR_exit, "d"},               {__NR_exit_group, "d"},
     {__NR_wait4, "dpxp"},           {__NR_waitid, "ddpxp"},
     {__NR_clone, "xppp"},           {__NR_arch_prctl, "xx"},
+    {__NR_eventfd, "u"},            {__NR_eventfd2, "ux"},
+    {__NR_timerfd_create, "cx"},    {__NR_timerfd_settime, "fxpp"},
+    {__NR_timerfd_gettime, "fp"},
 };
 
 static const char *decoder_for(int nr)

@@ -162,10 +162,11 @@ static bool unotify_pending_valid(struct supervisor *s, struct task *t)
     return ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-static int unotify_install_placeholder(struct supervisor *s, struct task *t, int sock_type, int newfd, bool cloexec)
+static int unotify_install_placeholder(struct supervisor *s, struct task *t, const struct placeholder *p,
+                                       int newfd, bool cloexec)
 {
     (void)s;
-    int ph = sock_type ? socket(AF_UNIX, sock_type | SOCK_CLOEXEC, 0) : epoll_create1(EPOLL_CLOEXEC);
+    int ph = (int)syscall(p->nr, p->args[0], p->args[1], p->args[2]);
     if (ph < 0)
         return -errno;
     struct seccomp_notif_addfd a = {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -22,8 +23,8 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
     struct file *f = fd_get(t, (int)t->req.args[0]);
     if (!f)
         return SYSRET_CONTINUE;
-    if (f->kind != FILE_SOCKET)
-        return SYSRET_ERRNO(EINVAL); /* an epoll fd */
+    if (f->kind == FILE_EPOLL)
+        return SYSRET_ERRNO(EINVAL);
     struct iovec one = IOV1(t->req.args[1], t->req.args[2]), many[IO_IOV_MAX], *iov = &one;
     int n = 1;
     if (vector) {
@@ -33,7 +34,74 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
         iov = many;
         n = (int)t->req.args[2];
     }
+    if (f->kind != FILE_SOCKET)
+        return counter_io(t, f, iov, n, sending);
     return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);
+}
+
+/* eventfd and timerfd: 8-byte values, blocking in simulated time. */
+struct sysret counter_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing)
+{
+    if (iov_total(iov, niov) < sizeof(uint64_t) || (writing && f->kind == FILE_TIMERFD))
+        return SYSRET_ERRNO(EINVAL);
+    uint64_t v;
+    if (writing) {
+        if (iov_copy(t, iov, niov, 0, &v, sizeof v, false) < 0)
+            return SYSRET_ERRNO(EFAULT);
+        if (v == UINT64_MAX)
+            return SYSRET_ERRNO(EINVAL);
+    }
+    for (;;) {
+        int64_t wake_at = -1;
+        if (f->kind == FILE_TIMERFD) {
+            timerfd_settle(f);
+            if (f->tfd.ticks) {
+                v = f->tfd.ticks;
+                if (iov_copy(t, iov, niov, 0, &v, sizeof v, true) < 0)
+                    return SYSRET_ERRNO(EFAULT);
+                f->tfd.ticks = 0;
+                return SYSRET_VALUE(sizeof v);
+            }
+            wake_at = f->tfd.next_ns;
+        } else if (writing) {
+            if (v < UINT64_MAX - f->evfd.count) { /* the count stays below UINT64_MAX */
+                f->evfd.count += v;
+                file_notify(f);
+                return SYSRET_VALUE(sizeof v);
+            }
+        } else if (f->evfd.count) {
+            v = f->evfd.semaphore ? 1 : f->evfd.count;
+            if (iov_copy(t, iov, niov, 0, &v, sizeof v, true) < 0)
+                return SYSRET_ERRNO(EFAULT);
+            f->evfd.count -= v;
+            file_notify(f);
+            return SYSRET_VALUE(sizeof v);
+        }
+        if (f->status_flags & O_NONBLOCK) {
+            task_charge_spin(t);
+            return SYSRET_ERRNO(EAGAIN);
+        }
+        if (!wait_file(t, f, wake_at))
+            return SYSRET_ERRNO(EINTR);
+    }
+}
+
+/* eventfd(initval) and eventfd2(initval, flags). */
+struct sysret sys_eventfd(struct supervisor *s, struct task *t)
+{
+    int flags = t->req.nr == __NR_eventfd2 ? (int)t->req.args[1] : 0;
+    if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE))
+        return SYSRET_ERRNO(EINVAL);
+    int fd = fd_alloc(t, 0);
+    if (fd < 0)
+        return SYSRET_ERRNO(-fd);
+    struct file *f = file_new(FILE_EVENTFD);
+    f->evfd.count = (uint32_t)t->req.args[0];
+    f->evfd.semaphore = flags & EFD_SEMAPHORE;
+    f->status_flags = flags & EFD_NONBLOCK; /* == O_NONBLOCK */
+    int r = fd_install(s, t, f, fd, flags & EFD_CLOEXEC);
+    file_unref(f);
+    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
 }
 
 struct sysret sys_read(struct supervisor *s, struct task *t) { return data_io(s, t, false, false); }
@@ -143,10 +211,12 @@ struct sysret sys_ioctl(struct supervisor *s, struct task *t)
 {
     (void)s;
     struct file *f = fd_get(t, (int)t->req.args[0]);
-    if (!f || f->kind != FILE_SOCKET)
+    if (!f)
         return SYSRET_CONTINUE;
     unsigned long req = (unsigned long)t->req.args[1];
     int v;
+    if (req != FIONBIO && f->kind != FILE_SOCKET)
+        return SYSRET_CONTINUE; /* the placeholder is of the same kind: it answers */
     switch (req) {
     case FIONREAD:
         v = (int)sock_unread(f->sock);

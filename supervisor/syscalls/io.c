@@ -30,7 +30,7 @@ int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *
     return 0;
 }
 
-static size_t iov_total(const struct iovec *iov, int n)
+size_t iov_total(const struct iovec *iov, int n)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
@@ -38,8 +38,7 @@ static size_t iov_total(const struct iovec *iov, int n)
     return total;
 }
 
-/* Copy between our buffer and the target's iovecs, from byte offset off. */
-static int iov_copy(const struct task *t, const struct iovec *iov, int n, size_t off, void *buf, size_t len, bool to_target)
+int iov_copy(const struct task *t, const struct iovec *iov, int n, size_t off, void *buf, size_t len, bool to_target)
 {
     size_t done = 0;
     for (int i = 0; i < n && done < len; i++) {

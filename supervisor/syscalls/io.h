@@ -13,6 +13,10 @@
 
 /* Read the target's iovec array (bounded; EFAULT/EINVAL as Linux). */
 int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *out);
+size_t iov_total(const struct iovec *iov, int n);
+/* Copy between our buffer and the target's iovecs, from byte offset off.
+ * 0 or -EFAULT. */
+int iov_copy(const struct task *t, const struct iovec *iov, int n, size_t off, void *buf, size_t len, bool to_target);
 /* A single buffer as an iovec (read/write/send/recv). */
 #define IOV1(addr, len) ((struct iovec){(void *)(uintptr_t)(addr), (size_t)(len)})
 
@@ -21,6 +25,9 @@ int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *
 bool wait_file(struct task *t, struct file *f, int64_t deadline);
 /* Deadline for a blocking call with timeout ns (0 = none). */
 int64_t deadline_after(int64_t timeout_ns);
+
+/* read/write on an eventfd or a timerfd (fd.c). */
+struct sysret counter_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing);
 
 struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, const struct sockaddr_in *dest);

@@ -82,6 +82,14 @@ static bool any_emulated(const struct task *t, const struct watch *w, size_t n)
     return false;
 }
 
+/* The earlier of deadline and the time f becomes ready by itself (a
+ * timerfd expiring): nobody else would wake the waiter then. */
+static int64_t until_event_of(int64_t until, const struct file *f)
+{
+    int64_t ev = file_next_event_ns(f);
+    return ev >= 0 && (until < 0 || ev < until) ? ev : until;
+}
+
 /* Wait for readiness.  Returns the number ready (>= 0), or -EINTR. */
 static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadline)
 {
@@ -102,6 +110,9 @@ static int watch_wait(struct task *t, struct watch *w, size_t n, int64_t deadlin
         int64_t until = deadline;
         if (native && (until < 0 || until > sim_now_ns() + NATIVE_POLL_NS))
             until = sim_now_ns() + NATIVE_POLL_NS;
+        for (size_t i = 0; i < n; i++)
+            if (w[i].f)
+                until = until_event_of(until, w[i].f);
         bool ok = task_block(t, until);
         for (size_t i = 0; i < n; i++)
             if (w[i].f) {
@@ -533,6 +544,8 @@ static struct sysret do_epoll_wait(struct task *t, int64_t deadline)
         int64_t until = deadline;
         if (native && (until < 0 || until > sim_now_ns() + NATIVE_POLL_NS))
             until = sim_now_ns() + NATIVE_POLL_NS;
+        for (size_t i = 0; i < nw; i++)
+            until = until_event_of(until, watched[i]);
         bool ok = task_block(t, until);
         for (size_t i = 0; i < nw; i++) {
             waitlist_remove(&watched[i]->waiters, t);

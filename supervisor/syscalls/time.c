@@ -1,8 +1,10 @@
 /* Clocks and sleeps: virtual time is SimGrid's clock, realtime clocks add
  * the epoch.  Per-process/thread CPU clocks stay native. */
 #include <errno.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
+#include "../file.h"
 #include "../mem.h"
 #include "../vdso.h"
 #include "handlers.h"
@@ -150,4 +152,97 @@ struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
     if (t->req.args[1] & TIMER_ABSTIME)
         deadline = v - (clock_now(s, k) - sim_now_ns());
     return sleep_until(t, deadline);
+}
+
+/* timerfd: timers of simulated time (file.c counts their expirations). */
+struct sysret sys_timerfd_create(struct supervisor *s, struct task *t)
+{
+    int clock = (int)t->req.args[0], flags = (int)t->req.args[1];
+    if (clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM)
+        return SYSRET_ERRNO(EPERM); /* needs CAP_WAKE_ALARM, which no target has */
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME)
+        return SYSRET_ERRNO(EINVAL);
+    if (flags & ~(TFD_CLOEXEC | TFD_NONBLOCK))
+        return SYSRET_ERRNO(EINVAL);
+    int fd = fd_alloc(t, 0);
+    if (fd < 0)
+        return SYSRET_ERRNO(-fd);
+    struct file *f = file_new(FILE_TIMERFD);
+    f->tfd = (struct timerfd_state){.clock = clock, .next_ns = -1};
+    f->status_flags = flags & TFD_NONBLOCK; /* == O_NONBLOCK */
+    int r = fd_install(s, t, f, fd, flags & TFD_CLOEXEC);
+    file_unref(f);
+    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
+}
+
+/* What timerfd_gettime shows: time to the next expiration, and the period. */
+static struct itimerspec timerfd_current(struct file *f)
+{
+    timerfd_settle(f);
+    int64_t left = f->tfd.next_ns < 0 ? 0 : f->tfd.next_ns - sim_now_ns();
+    return (struct itimerspec){
+        .it_value = {.tv_sec = left / NSEC, .tv_nsec = left % NSEC},
+        .it_interval = {.tv_sec = f->tfd.interval_ns / NSEC, .tv_nsec = f->tfd.interval_ns % NSEC},
+    };
+}
+
+static struct file *timerfd_of(struct task *t, struct sysret *err)
+{
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    *err = f ? SYSRET_ERRNO(EINVAL) : SYSRET_CONTINUE; /* not ours: a native one, or EBADF */
+    return f && f->kind == FILE_TIMERFD ? f : NULL;
+}
+
+static bool valid_timespec(const struct timespec *ts)
+{
+    return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < NSEC;
+}
+
+struct sysret sys_timerfd_settime(struct supervisor *s, struct task *t)
+{
+    struct sysret err;
+    struct file *f = timerfd_of(t, &err);
+    if (!f)
+        return err;
+    int flags = (int)t->req.args[1];
+    if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET))
+        return SYSRET_ERRNO(EINVAL);
+    struct itimerspec new;
+    if (mem_read(t, t->req.args[2], &new, sizeof new) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    if (!valid_timespec(&new.it_value) || !valid_timespec(&new.it_interval))
+        return SYSRET_ERRNO(EINVAL);
+    struct itimerspec old = timerfd_current(f);
+    int64_t value = new.it_value.tv_sec >= MEM_TIMESPEC_FOREVER / NSEC ? MEM_TIMESPEC_FOREVER
+                                                                       : new.it_value.tv_sec * NSEC + new.it_value.tv_nsec;
+    int64_t interval = new.it_interval.tv_sec >= MEM_TIMESPEC_FOREVER / NSEC
+                           ? MEM_TIMESPEC_FOREVER
+                           : new.it_interval.tv_sec * NSEC + new.it_interval.tv_nsec;
+    f->tfd.ticks = 0; /* as Linux: a new setting forgets unread expirations */
+    f->tfd.interval_ns = interval;
+    if (!value) {
+        f->tfd.next_ns = -1;
+    } else if (flags & TFD_TIMER_ABSTIME) {
+        int64_t offset = clock_now(s, f->tfd.clock == CLOCK_REALTIME ? CK_REAL : CK_MONO) - sim_now_ns();
+        f->tfd.next_ns = value - offset < 0 ? 0 : value - offset; /* in the past: expires at once */
+    } else {
+        f->tfd.next_ns = value >= MEM_TIMESPEC_FOREVER - sim_now_ns() ? MEM_TIMESPEC_FOREVER : sim_now_ns() + value;
+    }
+    file_notify(f); /* pollers and readers: a new deadline */
+    if (t->req.args[3] && mem_write(t, t->req.args[3], &old, sizeof old) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_timerfd_gettime(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    struct sysret err;
+    struct file *f = timerfd_of(t, &err);
+    if (!f)
+        return err;
+    struct itimerspec cur = timerfd_current(f);
+    if (mem_write(t, t->req.args[1], &cur, sizeof cur) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
 }
