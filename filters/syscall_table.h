@@ -45,6 +45,12 @@ SYSCALL(read,            TRAP_FD,   sys_read)
 SYSCALL(write,           TRAP_FD,   sys_write)
 SYSCALL(readv,           TRAP_FD,   sys_readv)
 SYSCALL(writev,          TRAP_FD,   sys_writev)
+SYSCALL(pread64,         TRAP_FD,   sys_pread)
+SYSCALL(pwrite64,        TRAP_FD,   sys_pwrite)
+SYSCALL(preadv,          TRAP_FD,   sys_pread)
+SYSCALL(pwritev,         TRAP_FD,   sys_pwrite)
+SYSCALL(preadv2,         TRAP_FD,   sys_pread)
+SYSCALL(pwritev2,        TRAP_FD,   sys_pwrite)
 SYSCALL(close,           TRAP_FD,   sys_close)
 SYSCALL(dup,             TRAP_FD,   sys_dup)
 SYSCALL(dup2,           TRAP_DESC,  sys_dup2)
@@ -87,5 +93,9 @@ SYSCALL(futex,           TRAP_PROC, sys_futex)
  * gets patched. */
 SYSCALL(arch_prctl,      TRAP_PROC, sys_arch_prctl)
 
-/* randomness: getrandom serves a per-process stream seeded by --seed */
+/* randomness: getrandom serves a per-process stream seeded by --seed, and
+ * so do /dev/urandom and /dev/random: opens are trapped to catch those two
+ * (every other path is let through at once) */
 SYSCALL(getrandom,       TRAP_RAND, sys_getrandom)
+SYSCALL(open,            TRAP_RAND, sys_open)
+SYSCALL(openat,          TRAP_RAND, sys_open)

@@ -244,6 +244,8 @@ unsigned file_poll(struct file *f)
     case FILE_TIMERFD:
         timerfd_settle(f);
         return f->tfd.ticks ? POLLIN | POLLRDNORM : 0;
+    case FILE_RANDOM:
+        return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
     }
     return 0;
 }
@@ -268,16 +270,20 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
     struct placeholder ph;
     switch (f->kind) {
     case FILE_SOCKET:
-        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(sock_type(f->sock) | SOCK_CLOEXEC), 0}};
+        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(sock_type(f->sock) | SOCK_CLOEXEC), 0}, NULL};
         break;
     case FILE_EPOLL:
-        ph = (struct placeholder){SYS_epoll_create1, {EPOLL_CLOEXEC, 0, 0}};
+        ph = (struct placeholder){SYS_epoll_create1, {EPOLL_CLOEXEC, 0, 0}, NULL};
         break;
     case FILE_EVENTFD:
-        ph = (struct placeholder){SYS_eventfd2, {0, EFD_CLOEXEC, 0}};
+        ph = (struct placeholder){SYS_eventfd2, {0, EFD_CLOEXEC, 0}, NULL};
         break;
     case FILE_TIMERFD:
-        ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}};
+        ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}, NULL};
+        break;
+    case FILE_RANDOM: /* the device itself: reads never reach it (all trapped) */
+        ph = (struct placeholder){SYS_openat, {(uint64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC},
+                                  f->dev_random ? "/dev/random" : "/dev/urandom"};
         break;
     default:
         return -EINVAL;

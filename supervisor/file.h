@@ -10,7 +10,7 @@
 struct sock;
 struct epoll;
 
-enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD };
+enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM };
 
 /* An eventfd: a counter (eventfd(2)). */
 struct eventfd_state {
@@ -49,6 +49,7 @@ struct file {
         struct epoll *ep;
         struct eventfd_state evfd;
         struct timerfd_state tfd;
+        bool dev_random;   /* FILE_RANDOM: /dev/random (else /dev/urandom) */
     };
 };
 

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mem.h"
 #include "supervisor.h"
 
 struct ptrace_task {
@@ -376,7 +377,22 @@ static long inject(struct supervisor *s, struct task *t, long nr, uint64_t a0, u
 static int ptrace_install_placeholder(struct supervisor *s, struct task *t, const struct placeholder *ph, int newfd,
                                       bool cloexec)
 {
-    long tmp = inject(s, t, ph->nr, ph->args[0], ph->args[1], ph->args[2]);
+    long tmp;
+    if (ph->path) {
+        /* The path must be in the task's memory: below its stack pointer,
+         * past the red zone, in what is free stack, put back after. */
+        struct ptrace_task *p = state_of(t);
+        uint64_t at = (p->regs.rsp - 128 - 64) & ~(uint64_t)15;
+        char saved[64];
+        size_t len = strlen(ph->path) + 1;
+        if (len > sizeof saved || mem_read(t, at, saved, len) < 0 || mem_write(t, at, ph->path, len) < 0)
+            return -EFAULT;
+        tmp = inject(s, t, ph->nr, ph->args[0], at, ph->args[2]);
+        if (tmp != -ESRCH)
+            mem_write(t, at, saved, len);
+    } else {
+        tmp = inject(s, t, ph->nr, ph->args[0], ph->args[1], ph->args[2]);
+    }
     if (tmp < 0)
         return (int)tmp;
     long r = 0;

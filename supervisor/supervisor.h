@@ -32,12 +32,13 @@ struct sysret {
 #define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
 
 /* The kernel object standing for one of our files at its fd number in a
- * target: what one syscall with integer arguments makes (socket,
- * epoll_create1, eventfd2, timerfd_create), so that either backend can
- * make it, here or in the target. */
+ * target: what one syscall makes (socket, epoll_create1, eventfd2,
+ * timerfd_create, openat of a device), so that either backend can make
+ * it, here or in the target. */
 struct placeholder {
     long nr;
     uint64_t args[3];
+    const char *path; /* non-NULL: args[1] is this path (openat of a device) */
 };
 
 /* The event source: seccomp user notification or ptrace.  Small on

@@ -166,7 +166,7 @@ static int unotify_install_placeholder(struct supervisor *s, struct task *t, con
                                        int newfd, bool cloexec)
 {
     (void)s;
-    int ph = (int)syscall(p->nr, p->args[0], p->args[1], p->args[2]);
+    int ph = (int)syscall(p->nr, p->args[0], p->path ? (uint64_t)(uintptr_t)p->path : p->args[1], p->args[2]);
     if (ph < 0)
         return -errno;
     struct seccomp_notif_addfd a = {

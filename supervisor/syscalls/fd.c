@@ -17,14 +17,20 @@
 #define SIOCOUTQ TIOCOUTQ
 #endif
 
-/* read/write/readv/writev: one path, a single buffer or an iovec array. */
-static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, bool sending)
+/* read/write/readv/writev and the positioned variants: one path, a
+ * single buffer or an iovec array. */
+static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, bool sending, bool positioned)
 {
     struct file *f = fd_get(t, (int)t->req.args[0]);
     if (!f)
         return SYSRET_CONTINUE;
     if (f->kind == FILE_EPOLL)
         return SYSRET_ERRNO(EINVAL);
+    /* preadv2/pwritev2 at offset -1 use the file position, like readv */
+    bool at_offset = positioned && !((t->req.nr == __NR_preadv2 || t->req.nr == __NR_pwritev2) &&
+                                     (int64_t)t->req.args[3] == -1);
+    if (at_offset && f->kind != FILE_RANDOM)
+        return SYSRET_ERRNO(ESPIPE); /* sockets, eventfds, timerfds cannot seek */
     struct iovec one = IOV1(t->req.args[1], t->req.args[2]), many[IO_IOV_MAX], *iov = &one;
     int n = 1;
     if (vector) {
@@ -34,9 +40,45 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
         iov = many;
         n = (int)t->req.args[2];
     }
+    if (f->kind == FILE_RANDOM)
+        return random_device_io(t, iov, n, sending);
     if (f->kind != FILE_SOCKET)
         return counter_io(t, f, iov, n, sending);
     return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);
+}
+
+struct sysret sys_read(struct supervisor *s, struct task *t) { return data_io(s, t, false, false, false); }
+struct sysret sys_write(struct supervisor *s, struct task *t) { return data_io(s, t, false, true, false); }
+struct sysret sys_readv(struct supervisor *s, struct task *t) { return data_io(s, t, true, false, false); }
+struct sysret sys_writev(struct supervisor *s, struct task *t) { return data_io(s, t, true, true, false); }
+struct sysret sys_pread(struct supervisor *s, struct task *t)
+{
+    bool vector = t->req.nr != __NR_pread64;
+    return data_io(s, t, vector, false, true);
+}
+struct sysret sys_pwrite(struct supervisor *s, struct task *t)
+{
+    bool vector = t->req.nr != __NR_pwrite64;
+    return data_io(s, t, vector, true, true);
+}
+
+/* The kernel closes the placeholder; we drop our reference. */
+struct sysret sys_close(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    fd_clear(t, (int)t->req.args[0]);
+    return SYSRET_CONTINUE;
+}
+
+/* Duplicates of an emulated fd must stay >= EMU_FD_BASE to stay trapped:
+ * we choose the number (the lowest free one there) and install it. */
+static struct sysret dup_to(struct supervisor *s, struct task *t, struct file *f, int min, bool cloexec)
+{
+    int fd = fd_alloc(t, min);
+    if (fd < 0)
+        return SYSRET_ERRNO(-fd);
+    int r = fd_install(s, t, f, fd, cloexec);
+    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(fd);
 }
 
 /* eventfd and timerfd: 8-byte values, blocking in simulated time. */
@@ -102,30 +144,6 @@ struct sysret sys_eventfd(struct supervisor *s, struct task *t)
     int r = fd_install(s, t, f, fd, flags & EFD_CLOEXEC);
     file_unref(f);
     return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
-}
-
-struct sysret sys_read(struct supervisor *s, struct task *t) { return data_io(s, t, false, false); }
-struct sysret sys_write(struct supervisor *s, struct task *t) { return data_io(s, t, false, true); }
-struct sysret sys_readv(struct supervisor *s, struct task *t) { return data_io(s, t, true, false); }
-struct sysret sys_writev(struct supervisor *s, struct task *t) { return data_io(s, t, true, true); }
-
-/* The kernel closes the placeholder; we drop our reference. */
-struct sysret sys_close(struct supervisor *s, struct task *t)
-{
-    (void)s;
-    fd_clear(t, (int)t->req.args[0]);
-    return SYSRET_CONTINUE;
-}
-
-/* Duplicates of an emulated fd must stay >= EMU_FD_BASE to stay trapped:
- * we choose the number (the lowest free one there) and install it. */
-static struct sysret dup_to(struct supervisor *s, struct task *t, struct file *f, int min, bool cloexec)
-{
-    int fd = fd_alloc(t, min);
-    if (fd < 0)
-        return SYSRET_ERRNO(-fd);
-    int r = fd_install(s, t, f, fd, cloexec);
-    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(fd);
 }
 
 struct sysret sys_dup(struct supervisor *s, struct task *t)

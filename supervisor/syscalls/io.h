@@ -28,6 +28,8 @@ int64_t deadline_after(int64_t timeout_ns);
 
 /* read/write on an eventfd or a timerfd (fd.c). */
 struct sysret counter_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing);
+/* read/write on /dev/urandom or /dev/random (random.c). */
+struct sysret random_device_io(struct task *t, const struct iovec *iov, int niov, bool writing);
 
 struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, const struct sockaddr_in *dest);

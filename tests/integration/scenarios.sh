@@ -358,9 +358,9 @@ memcached)
   awk -v t="$t" 'BEGIN { exit !(t >= 20 && t <= 22) }' || fail "4000 sets took $t s"
   ok "memcslap: 4000 sets by 4 threads in $t s (simulated)" ;;
 random_seed)
-  # Issue 4 determinism: getrandom and AT_RANDOM come from --seed, the host
-  # and the process: the same run twice gives the same bytes, another seed
-  # or another host other bytes.
+  # Issue 4 determinism: getrandom, AT_RANDOM, /dev/urandom and /dev/random
+  # come from --seed, the host and the process: the same run twice gives
+  # the same bytes, another seed or another host other bytes.
   prog=$BUILDDIR/tests/programs/random_check
   deploy_begin "$tmp/d.xml"
   deploy_actor "$tmp/d.xml" alice "$prog" virtual
@@ -372,13 +372,13 @@ random_seed)
   "$SIMTERPOSE" --seed 2 --out "$tmp/c" "$P/two_hosts.xml" "$tmp/d.xml" 2> "$tmp/err" || fail "run with --seed 2"
   out() { cat "$tmp/$1/hosts/$2/random_check.1.stdout"; }
   [ "$(out a alice)" = "$(out b alice)" ] && [ "$(out a bob)" = "$(out b bob)" ] || fail "two runs differ"
-  for what in 'getrandom' 'AT_RANDOM' 'child getrandom'; do
+  for what in 'getrandom' 'AT_RANDOM' 'child getrandom' 'urandom' 'random'; do
     va=$(out a alice | grep "^$what:") vb=$(out a bob | grep "^$what:") vc=$(out c alice | grep "^$what:")
     [ -n "$va" ] || fail "no '$what' line"
     [ "$va" != "$vb" ] || fail "$what: alice and bob got the same bytes"
     [ "$va" != "$vc" ] || fail "$what: --seed 2 gave the same bytes as --seed 1"
   done
-  ok "getrandom, AT_RANDOM, a child's getrandom: same run same bytes, other host or seed other bytes" ;;
+  ok "getrandom, AT_RANDOM, a child's getrandom, /dev/urandom, /dev/random: same run same bytes, other host or seed other bytes" ;;
 no_route)
   # Hosts SimGrid has no route between (platforms/cpu_hosts.xml): connect
   # fails with ENETUNREACH and the run goes on (SimGrid itself would abort

@@ -6,18 +6,24 @@
  * GRND_NONBLOCK and GRND_INSECURE work; unknown flags and
  * GRND_RANDOM|GRND_INSECURE are EINVAL; a bad buffer is EFAULT; a large
  * read returns bytes that are not all zero; glibc's stack guard is made of
- * the AT_RANDOM bytes the program sees.  Prints the first bytes of
- * getrandom, of AT_RANDOM and of a forked child's getrandom, so that a
+ * the AT_RANDOM bytes the program sees; /dev/urandom and /dev/random read
+ * (read, pread, readv), are character devices, poll readable, accept
+ * writes, and two reads differ.  Prints the first bytes of getrandom, of
+ * AT_RANDOM, of a forked child's getrandom and of both devices, so that a
  * scenario can compare runs: identical with the same --seed under
  * Simterpose, different otherwise.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +47,36 @@ static void fill(void *buf, size_t len, unsigned flags)
     ssize_t n = getrandom(buf, len, flags);
     if (n != (ssize_t)len)
         fail("getrandom(%zu, %#x) = %zd (%s)", len, flags, n, n < 0 ? strerror(errno) : "short");
+}
+
+/* Read a random device every way; print its first bytes. */
+static void device(const char *path, const char *label)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail("open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))
+        fail("%s is not a character device", path);
+    unsigned char a[16], b[16], c[8], d[8];
+    if (read(fd, a, sizeof a) != sizeof a || pread(fd, b, sizeof b, 0) != sizeof b)
+        fail("read/pread of %s: %s", path, strerror(errno));
+    struct iovec iov[2] = {{c, sizeof c}, {d, sizeof d}};
+    if (readv(fd, iov, 2) != sizeof c + sizeof d)
+        fail("readv of %s: %s", path, strerror(errno));
+    if (!memcmp(a, b, sizeof a) || !memcmp(c, d, sizeof c))
+        fail("two reads of %s gave the same bytes", path);
+    if (syscall(SYS_read, fd, (void *)16, 8) != -1 || errno != EFAULT)
+        fail("read of %s into a bad pointer: expected EFAULT", path);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+        fail("%s does not poll readable", path);
+    close(fd);
+    fd = open(path, O_WRONLY);
+    if (fd < 0 || write(fd, a, sizeof a) != sizeof a)
+        fail("write to %s: %s", path, strerror(errno));
+    close(fd);
+    hex(label, a, sizeof a);
 }
 
 int main(int argc, char **argv)
@@ -89,6 +125,9 @@ int main(int argc, char **argv)
     if (guard != expect)
         fail("stack guard %#llx is not AT_RANDOM's %#llx", (unsigned long long)guard, (unsigned long long)expect);
     printf("ok: the stack guard comes from AT_RANDOM\n");
+    device("/dev/urandom", "urandom");
+    device("/dev/random", "random");
+    printf("ok: /dev/urandom and /dev/random: read, pread, readv, poll, write, EFAULT\n");
     pid_t pid = fork();
     if (pid < 0)
         fail("fork: %s", strerror(errno));
