@@ -72,6 +72,9 @@ static const struct decoder decoders[] = {
     {__NR_eventfd, "u"},            {__NR_eventfd2, "ux"},
     {__NR_timerfd_create, "cx"},    {__NR_timerfd_settime, "fxpp"},
     {__NR_timerfd_gettime, "fp"},
+    {__NR_open, "sxx"},             {__NR_openat, "dsxx"},
+    {__NR_pread64, "fpuu"},         {__NR_pwrite64, "fpuu"},
+    {__NR_preadv, "fpdu"},          {__NR_pwritev, "fpdu"},
 };
 
 static const char *decoder_for(int nr)
