@@ -294,3 +294,12 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
     fd_set_entry(t, fd, f, cloexec);
     return fd;
 }
+
+int fd_install_new(struct supervisor *s, struct task *t, struct file *f, bool cloexec)
+{
+    int fd = fd_alloc(t, 0);
+    if (fd >= 0)
+        fd = fd_install(s, t, f, fd, cloexec);
+    file_unref(f);
+    return fd;
+}

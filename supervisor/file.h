@@ -97,3 +97,6 @@ void timerfd_settle(struct file *f);
 /* Install a placeholder for f at fd in the target (kernel side) and in
  * our table (which takes a reference).  Returns fd or -errno. */
 int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, bool cloexec);
+/* A new file f at the lowest free emulated fd; the caller's reference goes
+ * to the table (or f is freed on failure).  Returns the fd or -errno. */
+int fd_install_new(struct supervisor *s, struct task *t, struct file *f, bool cloexec);

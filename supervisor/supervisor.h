@@ -30,6 +30,8 @@ struct sysret {
 #define SYSRET_VALUE(v) ((struct sysret){RET_VALUE, (int64_t)(v)})
 #define SYSRET_ERRNO(e) ((struct sysret){RET_ERRNO, (e)})
 #define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
+/* A value, or a negative errno as an error. */
+#define SYSRET_OR_ERRNO(r) ((r) < 0 ? SYSRET_ERRNO(-(r)) : SYSRET_VALUE(r))
 
 /* The kernel object standing for one of our files at its fd number in a
  * target: what one syscall makes (socket, epoll_create1, eventfd2,

@@ -134,16 +134,12 @@ struct sysret sys_eventfd(struct supervisor *s, struct task *t)
     int flags = t->req.nr == __NR_eventfd2 ? (int)t->req.args[1] : 0;
     if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE))
         return SYSRET_ERRNO(EINVAL);
-    int fd = fd_alloc(t, 0);
-    if (fd < 0)
-        return SYSRET_ERRNO(-fd);
     struct file *f = file_new(FILE_EVENTFD);
     f->evfd.count = (uint32_t)t->req.args[0];
     f->evfd.semaphore = flags & EFD_SEMAPHORE;
     f->status_flags = flags & EFD_NONBLOCK; /* == O_NONBLOCK */
-    int r = fd_install(s, t, f, fd, flags & EFD_CLOEXEC);
-    file_unref(f);
-    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
+    int r = fd_install_new(s, t, f, flags & EFD_CLOEXEC);
+    return SYSRET_OR_ERRNO(r);
 }
 
 struct sysret sys_dup(struct supervisor *s, struct task *t)

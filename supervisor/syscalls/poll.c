@@ -375,14 +375,10 @@ struct sysret sys_epoll_create(struct supervisor *s, struct task *t)
             return SYSRET_ERRNO(EINVAL);
         cloexec = t->req.args[0] & EPOLL_CLOEXEC;
     }
-    int fd = fd_alloc(t, 0);
-    if (fd < 0)
-        return SYSRET_ERRNO(-fd);
     struct file *f = file_new(FILE_EPOLL);
     f->ep = epoll_new();
-    int r = fd_install(s, t, f, fd, cloexec);
-    file_unref(f);
-    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
+    int r = fd_install_new(s, t, f, cloexec);
+    return SYSRET_OR_ERRNO(r);
 }
 
 struct sysret sys_epoll_ctl(struct supervisor *s, struct task *t)

@@ -78,15 +78,11 @@ static struct sysret open_path(struct supervisor *s, struct task *t, uint64_t pa
     bool urandom = !strncmp(name, "/dev/urandom", sizeof name), random = !strncmp(name, "/dev/random", sizeof name);
     if ((!urandom && !random) || (flags & (O_PATH | O_DIRECTORY | O_TMPFILE)))
         return SYSRET_CONTINUE;
-    int fd = fd_alloc(t, 0);
-    if (fd < 0)
-        return SYSRET_ERRNO(-fd);
     struct file *f = file_new(FILE_RANDOM);
     f->dev_random = random;
     f->status_flags = flags & O_NONBLOCK;
-    int r = fd_install(s, t, f, fd, flags & O_CLOEXEC);
-    file_unref(f);
-    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
+    int r = fd_install_new(s, t, f, flags & O_CLOEXEC);
+    return SYSRET_OR_ERRNO(r);
 }
 
 struct sysret sys_open(struct supervisor *s, struct task *t)

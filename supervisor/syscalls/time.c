@@ -164,15 +164,11 @@ struct sysret sys_timerfd_create(struct supervisor *s, struct task *t)
         return SYSRET_ERRNO(EINVAL);
     if (flags & ~(TFD_CLOEXEC | TFD_NONBLOCK))
         return SYSRET_ERRNO(EINVAL);
-    int fd = fd_alloc(t, 0);
-    if (fd < 0)
-        return SYSRET_ERRNO(-fd);
     struct file *f = file_new(FILE_TIMERFD);
     f->tfd = (struct timerfd_state){.clock = clock, .next_ns = -1};
     f->status_flags = flags & TFD_NONBLOCK; /* == O_NONBLOCK */
-    int r = fd_install(s, t, f, fd, flags & TFD_CLOEXEC);
-    file_unref(f);
-    return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(r);
+    int r = fd_install_new(s, t, f, flags & TFD_CLOEXEC);
+    return SYSRET_OR_ERRNO(r);
 }
 
 /* What timerfd_gettime shows: time to the next expiration, and the period. */
