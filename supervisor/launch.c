@@ -292,8 +292,9 @@ static void launch_failure_reason(const struct group *g, char *buf, size_t len)
 pid_t launch_group(struct supervisor *s, struct group *g, const struct sock_fprog *prog, char *err, size_t errlen)
 {
     int sv[2] = {-1, -1}, st[2] = {-1, -1}, init_pidfd = -1;
-    struct launch_ctx c = {.g = g, .hosts_file = s->hosts_file, .prog = prog, .ptrace = s->opt->backend == BACKEND_PTRACE, .uid = getuid(), .gid = getgid(),
+    struct launch_ctx c = {.g = g, .hosts_file = s->hosts_file, .prog = prog, .uid = getuid(), .gid = getgid(),
                            .out_fd = -1, .err_fd = -1, .null_fd = -1};
+    c.ptrace = s->backend == &ptrace_backend;
     pid_t target = -1;
 
     c.out_fd = open(g->stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

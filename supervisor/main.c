@@ -273,14 +273,6 @@ int main(int argc, char **argv)
     s->task_hash = calloc(s->task_hash_size, sizeof *s->task_hash);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
-    if (s->backend == &ptrace_backend) {
-        /* Tracee events are taken with sigtimedwait (ptrace.c); the
-         * programs start with an empty mask (launch.c). */
-        sigset_t chld;
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &chld, NULL);
-    }
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -4,19 +4,18 @@
  * A trapped call stops its task in a seccomp stop.  We read its registers
  * (PTRACE_GETREGS), and answer by resuming it: as is (RET_CONTINUE, the
  * kernel runs the call), or with orig_rax = -1 and rax = the result (the
- * kernel skips the call).  Where unotify uses ADDFD we make the task run
- * socket()/dup3()/close() itself (syscall injection), then answer from its
+ * kernel skips the call).  Where unotify uses ADDFD the task makes the
+ * placeholder itself (syscall injection: socket, epoll_create1, eventfd2,
+ * timerfd_create or openat, then dup3 and close), and we answer from its
  * syscall-exit stop.
  *
  * Events arrive through waitpid.  We wait with __WCLONE and without
  * __WALL: tracees are always eligible, while our own children (the
  * reapers, which exit with SIGCHLD) are not, so we never steal their exit
- * from the code that waits for them.  SIGCHLD is blocked (main.c) and
+ * from the code that waits for them.  SIGCHLD is blocked (at attach) and
  * taken with sigtimedwait to sleep until the next event.
  *
- * Differences from unotify (docs/ARCHITECTURE.md): a signal does not
- * interrupt a task blocked in an emulated call (it is delivered when the
- * call returns); each trapped call costs more kernel round trips. */
+ * Differences from unotify: docs/ARCHITECTURE.md, "Backends". */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -271,15 +270,17 @@ static int ptrace_wait(struct supervisor *s, struct task *t, int timeout_ms)
         int64_t left_us = deadline < 0 ? 10000 : deadline - mono_us();
         if (left_us > 10000)
             left_us = 10000;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (left_us > 0 ? left_us : 0) * 1000};
-        if (left_us <= 0 || sigtimedwait(&chld, NULL, &ts) < 0) {
+        if (left_us > 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = left_us * 1000};
+            if (sigtimedwait(&chld, NULL, &ts) >= 0)
+                continue; /* a report */
             if (errno == EINTR)
                 return 0; /* let the caller look at core_interrupted */
-            if (gone_untraced(s, t))
-                return 1;
-            if (deadline >= 0 && mono_us() >= deadline)
-                return 0;
         }
+        if (gone_untraced(s, t))
+            return 1;
+        if (deadline >= 0 && mono_us() >= deadline)
+            return 0;
     }
 }
 
@@ -412,6 +413,13 @@ static int ptrace_attach(struct supervisor *s, struct group *g, pid_t target, in
 {
     (void)s;
     (void)listener_nr;
+    /* Reports are taken with sigtimedwait: SIGCHLD must stay pending (the
+     * programs start with an empty mask, launch.c).  Before the first
+     * ptrace request, so that the ASan builds' tracer thread inherits it. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
     g->pidns_ino = pidns_of(target);
     long options = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
                    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;

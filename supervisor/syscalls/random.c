@@ -19,30 +19,8 @@
 /* The kernel caps a single read as well; callers loop on short counts. */
 #define GETRANDOM_MAX (1 << 20)
 
-struct sysret sys_getrandom(struct supervisor *s, struct task *t)
-{
-    (void)s;
-    uint64_t buf = t->req.args[0], len = t->req.args[1];
-    unsigned flags = (unsigned)t->req.args[2];
-    if (flags & ~(unsigned)(GRND_NONBLOCK_ | GRND_RANDOM_ | GRND_INSECURE))
-        return SYSRET_ERRNO(EINVAL);
-    if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM_))
-        return SYSRET_ERRNO(EINVAL);
-    if (len > GETRANDOM_MAX)
-        len = GETRANDOM_MAX;
-    unsigned char chunk[4096];
-    uint64_t done = 0;
-    while (done < len) {
-        size_t n = len - done < sizeof chunk ? (size_t)(len - done) : sizeof chunk;
-        random_fill(t->proc, chunk, n);
-        if (mem_write(t, buf + done, chunk, n) < 0)
-            return done ? SYSRET_VALUE(done) : SYSRET_ERRNO(EFAULT);
-        done += n;
-    }
-    return SYSRET_VALUE(done);
-}
-
-/* Reads of /dev/urandom and /dev/random: the same stream as getrandom. */
+/* Bytes of the process's stream into the target's iovecs: getrandom and
+ * reads of /dev/urandom and /dev/random. */
 struct sysret random_device_io(struct task *t, const struct iovec *iov, int niov, bool writing)
 {
     size_t total = iov_total(iov, niov);
@@ -60,6 +38,21 @@ struct sysret random_device_io(struct task *t, const struct iovec *iov, int niov
         done += n;
     }
     return SYSRET_VALUE(done);
+}
+
+struct sysret sys_getrandom(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    uint64_t buf = t->req.args[0], len = t->req.args[1];
+    unsigned flags = (unsigned)t->req.args[2];
+    if (flags & ~(unsigned)(GRND_NONBLOCK_ | GRND_RANDOM_ | GRND_INSECURE))
+        return SYSRET_ERRNO(EINVAL);
+    if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM_))
+        return SYSRET_ERRNO(EINVAL);
+    if (len > GETRANDOM_MAX)
+        len = GETRANDOM_MAX;
+    struct iovec one = IOV1(buf, len);
+    return random_device_io(t, &one, 1, false);
 }
 
 /* open/openat: only /dev/urandom and /dev/random, named by their absolute

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,13 +104,26 @@ static void eventfd_counter(void)
         fail("empty counter: poll revents %#x, expected POLLOUT only", p.revents);
     close(fd);
 
+    /* No file position: pread is ESPIPE; preadv2 at offset -1 reads as
+     * readv does; FIONBIO sets non-blocking as fcntl would. */
+    fd = eventfd(2, 0);
+    expect_errno("pread of an eventfd", pread(fd, &v, sizeof v, 0), ESPIPE);
+    struct iovec iov = {&v, sizeof v};
+    if (preadv2(fd, &iov, 1, -1, 0) != sizeof v || v != 2)
+        fail("preadv2 at offset -1 of an eventfd: not a read of its count");
+    int one = 1;
+    if (ioctl(fd, FIONBIO, &one) < 0)
+        fail("FIONBIO on an eventfd: %s", strerror(errno));
+    expect_errno("read of an empty eventfd after FIONBIO", read(fd, &v, sizeof v), EAGAIN);
+    close(fd);
+
     fd = eventfd(3, EFD_SEMAPHORE | EFD_NONBLOCK);
     for (int i = 0; i < 3; i++)
         if (read_u64(fd) != 1)
             fail("EFD_SEMAPHORE read %d is not 1", i);
     expect_errno("semaphore exhausted", read(fd, &v, sizeof v), EAGAIN);
     close(fd);
-    printf("ok: eventfd counts, semaphore mode, limits and errors as Linux\n");
+    printf("ok: eventfd counts, semaphore mode, limits, errors, ESPIPE, preadv2(-1), FIONBIO as Linux\n");
 }
 
 /* The child sleeps, then writes; the parent blocks in read meanwhile. */
