@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -115,6 +116,11 @@ static noreturn void run_target(const struct launch_ctx *c)
     if (syscall(SYS_close_range, 4, ~0u, 0) < 0)
         die_with_error("close_range");
     signal(SIGPIPE, SIG_DFL);
+    /* Addresses leak into outputs (mkstemp names, hash seeds, pointer
+     * printing): the same layout every run keeps runs identical. */
+    int persona = personality(0xffffffff);
+    if (persona == -1 || personality((unsigned long)persona | ADDR_NO_RANDOMIZE) == -1)
+        die_with_error("personality(ADDR_NO_RANDOMIZE)");
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
