@@ -17,7 +17,7 @@
 
 /* Per-entry action block lengths (see emit_action). */
 #define ACTION_LEN_ALWAYS 1
-#define ACTION_LEN_FD 5
+#define ACTION_LEN_FD 6
 
 struct emitter {
     struct sock_filter *out;
@@ -50,8 +50,9 @@ static void emit_action(struct emitter *e, const struct trap_entry *t)
     /* The kernel reads an fd argument as a 32-bit int: look at the low
      * word only, and treat negative values (bit 31) as not ours. */
     emit(e, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[0]));
-    emit(e, BPF_JMP | BPF_JGE | BPF_K, 0, 2, EMU_FD_BASE);
-    emit(e, BPF_JMP | BPF_JGE | BPF_K, 1, 0, 0x80000000u);
+    emit(e, BPF_JMP | BPF_JGE | BPF_K, 3, 0, 0x80000000u);
+    emit(e, BPF_JMP | BPF_JGE | BPF_K, 1, 0, EMU_FD_BASE);
+    emit(e, BPF_JMP | BPF_JGE | BPF_K, 1, 0, EMU_FD_LOW);
     emit(e, BPF_RET | BPF_K, 0, 0, e->trap);
     emit(e, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 }

@@ -5,9 +5,15 @@
 #include <stdint.h>
 
 /* File descriptors installed by the supervisor for emulated objects start
- * here; fd-based syscalls are trapped only for fds >= this value, so native
- * file I/O never leaves the kernel. */
+ * here; fd-based syscalls are trapped only for fds >= this value or below
+ * EMU_FD_LOW, so native file I/O never leaves the kernel. */
 #define EMU_FD_BASE 512
+/* fds 0-2 are trapped too: shells dup2 pipe ends onto them, so stdin,
+ * stdout and stderr may be emulated pipes. */
+#define EMU_FD_LOW 3
+
+/* Is fd a number an emulated file may have (the filter traps it)? */
+static inline int fd_in_trap_range(int fd) { return (fd >= 0 && fd < EMU_FD_LOW) || fd >= EMU_FD_BASE; }
 
 enum trap_class {
     TRAP_TIME,  /* clocks and sleeps */

@@ -39,7 +39,7 @@ SYSCALL(recvfrom,        TRAP_FD,   sys_recvfrom)
 SYSCALL(sendmsg,         TRAP_FD,   sys_sendmsg)
 SYSCALL(recvmsg,         TRAP_FD,   sys_recvmsg)
 
-/* descriptors: only emulated ones (fd >= EMU_FD_BASE) are trapped; dup2,
+/* descriptors: only fds 0-2 and fds >= EMU_FD_BASE are trapped; dup2,
  * dup3 and close_range may overwrite or close one from a native fd */
 SYSCALL(read,            TRAP_FD,   sys_read)
 SYSCALL(write,           TRAP_FD,   sys_write)
@@ -58,6 +58,11 @@ SYSCALL(dup3,           TRAP_DESC,  sys_dup2)
 SYSCALL(close_range,    TRAP_DESC,  sys_close_range)
 SYSCALL(fcntl,           TRAP_FD,   sys_fcntl)
 SYSCALL(ioctl,           TRAP_FD,   sys_ioctl)
+SYSCALL(lseek,           TRAP_FD,   sys_lseek)
+/* pipes are channels of ours: a reader waits for its writer in simulated
+ * time (shell pipelines put them on fds 0-2, trapped too) */
+SYSCALL(pipe,           TRAP_DESC,  sys_pipe)
+SYSCALL(pipe2,          TRAP_DESC,  sys_pipe2)
 /* eventfds are counters of ours: waits on them follow simulated time */
 SYSCALL(eventfd,        TRAP_DESC,  sys_eventfd)
 SYSCALL(eventfd2,       TRAP_DESC,  sys_eventfd)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "../filters/filter.h"
+#include "chan.h"
 #include "epoll.h"
 #include "socket.h"
 
@@ -67,6 +69,17 @@ void waitlist_free(struct waitlist *w)
     *w = (struct waitlist){0};
 }
 
+/* Table slots: fds 0..EMU_FD_LOW-1, then EMU_FD_BASE and up. */
+static bool fd_slot(int fd, size_t *slot)
+{
+    if (!fd_in_trap_range(fd))
+        return false;
+    *slot = fd < EMU_FD_LOW ? (size_t)fd : (size_t)(fd - EMU_FD_BASE) + EMU_FD_LOW;
+    return true;
+}
+
+int fdtable_slot_fd(size_t slot) { return slot < EMU_FD_LOW ? (int)slot : (int)(slot - EMU_FD_LOW) + EMU_FD_BASE; }
+
 struct fdtable *fdtable_new(void)
 {
     struct fdtable *t = calloc(1, sizeof *t);
@@ -109,7 +122,7 @@ void fdtable_exec(struct task *t)
     /* Only a successful execve closed the placeholders: look at them. */
     struct fdtable *tab = t->proc->fds;
     for (size_t i = 0; i < tab->cap; i++) {
-        if (tab->v[i].file && tab->v[i].cloexec && !fd_native_open(t, (int)i + EMU_FD_BASE)) {
+        if (tab->v[i].file && tab->v[i].cloexec && !fd_native_open(t, fdtable_slot_fd(i))) {
             file_unref(tab->v[i].file);
             tab->v[i] = (struct fd_entry){0};
         }
@@ -119,9 +132,10 @@ void fdtable_exec(struct task *t)
 struct fd_entry *fd_entry(const struct task *t, int fd)
 {
     struct fdtable *tab = t->proc->fds;
-    if (!tab || fd < EMU_FD_BASE || (size_t)(fd - EMU_FD_BASE) >= tab->cap)
+    size_t i;
+    if (!tab || !fd_slot(fd, &i) || i >= tab->cap)
         return NULL;
-    struct fd_entry *e = &tab->v[fd - EMU_FD_BASE];
+    struct fd_entry *e = &tab->v[i];
     return e->file ? e : NULL;
 }
 
@@ -147,7 +161,8 @@ int fd_alloc(struct task *t, int min)
     if (min < EMU_FD_BASE)
         min = EMU_FD_BASE;
     for (int fd = min; fd < EMU_FD_BASE + 1048576; fd++) {
-        size_t i = (size_t)(fd - EMU_FD_BASE);
+        size_t i;
+        fd_slot(fd, &i);
         if (i < tab->cap && tab->v[i].file)
             continue;
         if (fd_native_open(t, fd))
@@ -160,7 +175,9 @@ int fd_alloc(struct task *t, int min)
 void fd_set_entry(struct task *t, int fd, struct file *f, bool cloexec)
 {
     struct fdtable *tab = t->proc->fds;
-    size_t i = (size_t)(fd - EMU_FD_BASE);
+    size_t i;
+    if (!fd_slot(fd, &i))
+        abort(); /* callers only install where the filter traps */
     if (i >= tab->cap) {
         size_t cap = tab->cap ? tab->cap : 16;
         while (cap <= i)
@@ -197,6 +214,7 @@ struct file *file_new(enum file_kind kind)
     f->id = next_id++;
     f->kind = kind;
     f->refs = 1;
+    f->accmode = O_RDWR;
     return f;
 }
 
@@ -210,6 +228,8 @@ void file_unref(struct file *f)
         sock_release(f->sock);
     else if (f->kind == FILE_EPOLL)
         epoll_release(f->ep);
+    else if (f->kind == FILE_PIPE)
+        chan_detach(f->pipe.in ? f->pipe.in : f->pipe.out, f);
     waitlist_wake(&f->waiters); /* nobody should be there: be safe */
     waitlist_free(&f->waiters);
     free(f);
@@ -231,6 +251,8 @@ void timerfd_settle(struct file *f)
     }
 }
 
+static unsigned pipe_poll(const struct file *f);
+
 unsigned file_poll(struct file *f)
 {
     switch (f->kind) {
@@ -246,6 +268,8 @@ unsigned file_poll(struct file *f)
         return f->tfd.ticks ? POLLIN | POLLRDNORM : 0;
     case FILE_RANDOM:
         return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+    case FILE_PIPE:
+        return pipe_poll(f);
     }
     return 0;
 }
@@ -253,6 +277,17 @@ unsigned file_poll(struct file *f)
 int64_t file_next_event_ns(const struct file *f)
 {
     return f->kind == FILE_TIMERFD ? f->tfd.next_ns : -1;
+}
+
+static unsigned pipe_poll(const struct file *f)
+{
+    const struct chan *c = f->pipe.in;
+    if (c) /* read end */
+        return (c->len ? POLLIN | POLLRDNORM : 0) | (c->writer ? 0 : POLLHUP);
+    c = f->pipe.out;
+    if (!c->reader)
+        return POLLERR;
+    return chan_room(c) >= PIPE_BUF ? POLLOUT | POLLWRNORM : 0;
 }
 
 void file_notify(struct file *f)
@@ -280,6 +315,10 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
         break;
     case FILE_TIMERFD:
         ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}, NULL};
+        break;
+    case FILE_PIPE: /* a real pipe end, its other end closed: should a
+                     * native call slip through, it sees EOF or EPIPE */
+        ph = (struct placeholder){SYS_pipe2, {f->pipe.in ? 0 : 1, 0, 0}, NULL};
         break;
     case FILE_RANDOM: /* the device itself: reads never reach it (all trapped) */
         ph = (struct placeholder){SYS_openat, {(uint64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC},

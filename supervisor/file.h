@@ -10,7 +10,14 @@
 struct sock;
 struct epoll;
 
-enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM };
+struct chan;
+
+enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM, FILE_PIPE };
+
+/* A pipe end: it reads in or writes out (the other is NULL). */
+struct pipe_end {
+    struct chan *in, *out;
+};
 
 /* An eventfd: a counter (eventfd(2)). */
 struct eventfd_state {
@@ -42,6 +49,7 @@ struct file {
     int refs;              /* fd table entries and holders */
     enum file_kind kind;
     int status_flags;      /* O_NONBLOCK, shared by every duplicate */
+    int accmode;           /* O_RDONLY, O_WRONLY or O_RDWR (F_GETFL) */
     uint64_t seq;          /* bumped at every readiness change (epoll ET) */
     struct waitlist waiters;
     union {
@@ -50,6 +58,7 @@ struct file {
         struct eventfd_state evfd;
         struct timerfd_state tfd;
         bool dev_random;   /* FILE_RANDOM: /dev/random (else /dev/urandom) */
+        struct pipe_end pipe;
     };
 };
 
@@ -58,13 +67,15 @@ struct fd_entry {
     bool cloexec;
 };
 
-/* Emulated descriptors of a process, fd - EMU_FD_BASE -> entry. */
+/* Emulated descriptors of a process: slots 0-2 are fds 0-2, slot
+ * EMU_FD_LOW + i is fd EMU_FD_BASE + i (fdtable_slot_fd). */
 struct fdtable {
     int refs;              /* processes sharing it (CLONE_FILES) */
     struct fd_entry *v;
     size_t cap;
 };
 
+int fdtable_slot_fd(size_t slot);
 struct fdtable *fdtable_new(void);
 struct fdtable *fdtable_copy(const struct fdtable *t); /* fork */
 void fdtable_put(struct fdtable *t);

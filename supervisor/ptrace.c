@@ -379,11 +379,25 @@ static int ptrace_install_placeholder(struct supervisor *s, struct task *t, cons
                                       bool cloexec)
 {
     long tmp;
-    if (ph->path) {
-        /* The path must be in the task's memory: below its stack pointer,
-         * past the red zone, in what is free stack, put back after. */
-        struct ptrace_task *p = state_of(t);
-        uint64_t at = (p->regs.rsp - 128 - 64) & ~(uint64_t)15;
+    /* Arguments in memory go below the task's stack pointer, past the red
+     * zone, in what is free stack, put back after. */
+    uint64_t at = (state_of(t)->regs.rsp - 128 - 64) & ~(uint64_t)15;
+    if (ph->nr == SYS_pipe2) {
+        int saved[2], ends[2];
+        if (mem_read(t, at, saved, sizeof saved) < 0)
+            return -EFAULT;
+        long r = inject(s, t, SYS_pipe2, at, O_CLOEXEC, 0);
+        if (r == 0 && mem_read(t, at, ends, sizeof ends) < 0)
+            r = -EFAULT;
+        if (r != -ESRCH)
+            mem_write(t, at, saved, sizeof saved);
+        if (r < 0)
+            return (int)r;
+        int keep = ends[ph->args[0] ? 1 : 0], other = ends[ph->args[0] ? 0 : 1];
+        if (inject(s, t, SYS_close, (uint64_t)other, 0, 0) == -ESRCH)
+            return -ESRCH;
+        tmp = keep;
+    } else if (ph->path) {
         char saved[64];
         size_t len = strlen(ph->path) + 1;
         if (len > sizeof saved || mem_read(t, at, saved, len) < 0 || mem_write(t, at, ph->path, len) < 0)

@@ -38,7 +38,7 @@ struct sysret {
  * timerfd_create, openat of a device), so that either backend can make
  * it, here or in the target. */
 struct placeholder {
-    long nr;
+    long nr;          /* SYS_pipe2: a fresh pipe, end args[0] kept, the other closed */
     uint64_t args[3];
     const char *path; /* non-NULL: args[1] is this path (openat of a device) */
 };

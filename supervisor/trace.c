@@ -75,6 +75,8 @@ static const struct decoder decoders[] = {
     {__NR_open, "sxx"},             {__NR_openat, "dsxx"},
     {__NR_pread64, "fpuu"},         {__NR_pwrite64, "fpuu"},
     {__NR_preadv, "fpdu"},          {__NR_pwritev, "fpdu"},
+    {__NR_pipe, "p"},               {__NR_pipe2, "px"},
+    {__NR_lseek, "fdd"},
 };
 
 static const char *decoder_for(int nr)

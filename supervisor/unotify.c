@@ -165,7 +165,16 @@ static int unotify_install_placeholder(struct supervisor *s, struct task *t, con
                                        int newfd, bool cloexec)
 {
     (void)s;
-    int ph = (int)syscall(p->nr, p->args[0], p->path ? (uint64_t)(uintptr_t)p->path : p->args[1], p->args[2]);
+    int ph;
+    if (p->nr == SYS_pipe2) {
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC) < 0)
+            return -errno;
+        ph = ends[p->args[0] ? 1 : 0];
+        close(ends[p->args[0] ? 0 : 1]);
+    } else {
+        ph = (int)syscall(p->nr, p->args[0], p->path ? (uint64_t)(uintptr_t)p->path : p->args[1], p->args[2]);
+    }
     if (ph < 0)
         return -errno;
     struct seccomp_notif_addfd a = {

@@ -1,6 +1,6 @@
-/* fd-based syscalls on emulated descriptors.  Only fds >= EMU_FD_BASE
- * reach these handlers (dup2/dup3/close_range always do); anything that
- * is not ours runs natively. */
+/* fd-based syscalls on emulated descriptors.  Only fds 0-2 and fds >=
+ * EMU_FD_BASE reach these handlers (dup2/dup3/close_range always do);
+ * anything that is not ours runs natively. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "../../filters/filter.h"
+#include "../chan.h"
 #include "../mem.h"
 #include "io.h"
 
@@ -42,6 +43,8 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
     }
     if (f->kind == FILE_RANDOM)
         return random_device_io(t, iov, n, sending);
+    if (f->kind == FILE_PIPE)
+        return pipe_io(t, f, iov, n, sending);
     if (f->kind != FILE_SOCKET)
         return counter_io(t, f, iov, n, sending);
     return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);
@@ -70,8 +73,8 @@ struct sysret sys_close(struct supervisor *s, struct task *t)
     return SYSRET_CONTINUE;
 }
 
-/* Duplicates of an emulated fd must stay >= EMU_FD_BASE to stay trapped:
- * we choose the number (the lowest free one there) and install it. */
+/* Duplicates of an emulated fd must stay where the filter traps: we
+ * choose the number (the lowest free one >= EMU_FD_BASE) and install it. */
 static struct sysret dup_to(struct supervisor *s, struct task *t, struct file *f, int min, bool cloexec)
 {
     int fd = fd_alloc(t, min);
@@ -142,6 +145,16 @@ struct sysret sys_eventfd(struct supervisor *s, struct task *t)
     return SYSRET_OR_ERRNO(r);
 }
 
+/* Nothing of ours can seek but the random devices (always at 0). */
+struct sysret sys_lseek(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    struct file *f = fd_get(t, (int)t->req.args[0]);
+    if (!f)
+        return SYSRET_CONTINUE;
+    return f->kind == FILE_RANDOM ? SYSRET_VALUE(0) : SYSRET_ERRNO(ESPIPE);
+}
+
 struct sysret sys_dup(struct supervisor *s, struct task *t)
 {
     struct file *f = fd_get(t, (int)t->req.args[0]);
@@ -164,10 +177,11 @@ struct sysret sys_dup2(struct supervisor *s, struct task *t)
         return SYSRET_ERRNO(EINVAL);
     if (oldfd == newfd)
         return t->req.nr == __NR_dup3 ? SYSRET_ERRNO(EINVAL) : SYSRET_VALUE(newfd);
-    if (newfd < EMU_FD_BASE) {
-        /* Below the trap line our object would be out of sight: refuse
-         * rather than hand the program a dead placeholder. */
-        log_msg("task %d: dup2 of an emulated socket to fd %d (< %d) is not supported", t->tid, newfd, EMU_FD_BASE);
+    if (!fd_in_trap_range(newfd)) {
+        /* Out of the filter's sight our object would be dead: refuse
+         * rather than hand the program a placeholder nobody serves. */
+        log_msg("task %d: dup2 of an emulated file to fd %d (3..%d) is not supported", t->tid, newfd,
+                EMU_FD_BASE - 1);
         return SYSRET_ERRNO(EINVAL);
     }
     int r = fd_install(s, t, f, newfd, flags & O_CLOEXEC);
@@ -183,7 +197,7 @@ struct sysret sys_close_range(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE; /* EINVAL from the kernel */
     struct fdtable *tab = t->proc->fds;
     for (size_t i = 0; i < tab->cap; i++) {
-        unsigned fd = (unsigned)(i + EMU_FD_BASE);
+        unsigned fd = (unsigned)fdtable_slot_fd(i);
         if (fd < first || fd > last || !tab->v[i].file)
             continue;
         if (flags & CLOSE_RANGE_CLOEXEC)
@@ -196,14 +210,24 @@ struct sysret sys_close_range(struct supervisor *s, struct task *t)
 
 struct sysret sys_fcntl(struct supervisor *s, struct task *t)
 {
-    int fd = (int)t->req.args[0], cmd = (int)t->req.args[1];
+    int fd = (int)t->req.args[0], cmd = (int)t->req.args[1], r;
     struct fd_entry *e = fd_entry(t, fd);
     if (!e)
         return SYSRET_CONTINUE;
     struct file *f = e->file;
     switch (cmd) {
     case F_GETFL:
-        return SYSRET_VALUE(O_RDWR | f->status_flags);
+        return SYSRET_VALUE(f->accmode | f->status_flags);
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+        if (f->kind != FILE_PIPE)
+            return SYSRET_ERRNO(EBADF);
+        if (cmd == F_GETPIPE_SZ)
+            return SYSRET_VALUE(pipe_size(f));
+        r = pipe_set_size(f, (long)(int)t->req.args[2]);
+        if (r >= 0)
+            file_notify(f); /* more room: writers may go on */
+        return SYSRET_OR_ERRNO(r);
     case F_SETFL:
         f->status_flags = (f->status_flags & ~O_NONBLOCK) | ((int)t->req.args[2] & O_NONBLOCK);
         file_notify(f);
@@ -229,6 +253,10 @@ struct sysret sys_ioctl(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE;
     unsigned long req = (unsigned long)t->req.args[1];
     int v;
+    if (f->kind == FILE_PIPE && req == FIONREAD) {
+        v = f->pipe.in ? (int)f->pipe.in->len : 0;
+        return mem_write(t, t->req.args[2], &v, sizeof v) < 0 ? SYSRET_ERRNO(EFAULT) : SYSRET_VALUE(0);
+    }
     if (req != FIONBIO && f->kind != FILE_SOCKET)
         return SYSRET_CONTINUE; /* the placeholder is of the same kind: it answers */
     switch (req) {

@@ -12,8 +12,6 @@
 
 #include "../mem.h"
 
-#define IO_STEP (4u << 20) /* bytes copied per round, bounds our buffers */
-
 int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *out)
 {
     if (count > IO_IOV_MAX)
@@ -77,7 +75,7 @@ static bool nonblocking(const struct file *f, int flags)
     return (f->status_flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
 }
 
-static struct sysret send_error(struct task *t, int flags, int err, size_t sent)
+struct sysret send_error(struct task *t, int flags, int err, size_t sent)
 {
     if (sent)
         return SYSRET_VALUE(sent);

@@ -10,6 +10,7 @@
 #include "handlers.h"
 
 #define IO_IOV_MAX 1024
+#define IO_STEP (4u << 20) /* bytes copied per round, bounds our buffers */
 
 /* Read the target's iovec array (bounded; EFAULT/EINVAL as Linux). */
 int iov_read(const struct task *t, uint64_t addr, uint64_t count, struct iovec *out);
@@ -30,6 +31,14 @@ int64_t deadline_after(int64_t timeout_ns);
 struct sysret counter_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing);
 /* read/write on /dev/urandom or /dev/random (random.c). */
 struct sysret random_device_io(struct task *t, const struct iovec *iov, int niov, bool writing);
+
+/* A failed send: what was sent if anything, else err; EPIPE raises
+ * SIGPIPE unless MSG_NOSIGNAL. */
+struct sysret send_error(struct task *t, int flags, int err, size_t sent);
+/* read/write on a pipe end (pipe.c); F_SETPIPE_SZ / F_GETPIPE_SZ. */
+struct sysret pipe_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing);
+int pipe_set_size(struct file *f, long size);
+size_t pipe_size(const struct file *f);
 
 struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, const struct sockaddr_in *dest);

@@ -77,7 +77,7 @@ static int watch_scan(const struct task *t, struct watch *w, size_t n, bool *nat
 static bool any_emulated(const struct task *t, const struct watch *w, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (w[i].fd >= EMU_FD_BASE && fd_get(t, w[i].fd))
+        if (fd_get(t, w[i].fd))
             return true;
     return false;
 }

@@ -137,12 +137,13 @@ out_dir_recreated)
   [ "$(cat "$tmp/out/hosts/alice/echo.1.stdout")" = one ] || fail "output missing"
   ok "output directory recreated" ;;
 deterministic)
-  # Processes, time and network together; nothing in it reads randomness.
+  # Processes, pipes, time and network together; nothing in it reads
+  # randomness.
   deploy_begin "$tmp/d.xml"
   deploy_actor "$tmp/d.xml" alice /bin/sh -c 'hostname; date -u; sleep 3600; date -u; getent hosts bob'
   deploy_actor "$tmp/d.xml" bob "$BUILDDIR/tests/programs/net_tcp_echo" --mode epoll --clients 2 server 7000
   start=1 deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/net_tcp_echo" --mode poll --clients 2 client bob 7000
-  # (no pipes: they are native for now, and their timing is the machine's)
+  deploy_actor "$tmp/d.xml" bob /bin/sh -c 'seq 100000 | sort -r | head -3; yes | head -c 1000000 | md5sum'
   head -c 1000000 /dev/zero > "$tmp/zero.bin"
   chmod -R a+rwX "$tmp"
   start=2 deploy_actor "$tmp/d.xml" bob /bin/sh -c "nc -l 6000 > $tmp/recv.bin; wc -c < $tmp/recv.bin; date +%s.%N"
@@ -157,6 +158,16 @@ deterministic)
     cmp "$tmp/s1.norm" "$tmp/s$i.norm" || fail "stats differ between runs 1 and $i"
   done
   ok "three runs, identical outputs and stats" ;;
+pipeline)
+  # Issue 4 acceptance 3: shell pipelines, every pipe emulated: readers
+  # wait for writers in simulated time, nobody blocks in the kernel.
+  cmd='seq 100000 | sort -r | head -3; seq 100000 | wc -l; yes | head -c 5000000 | md5sum; printf "b\na\n" | sort | tr a-z A-Z; x=$(echo sub | cat); echo "$x"'
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/sh -c "$cmd"; deploy_end "$tmp/d.xml"
+  run "$P/one_host.xml" "$tmp/d.xml" || fail "exit status $?"
+  exp=$(/bin/sh -c "$cmd")
+  [ "$(cat "$tmp/out/hosts/alice/sh.1.stdout")" = "$exp" ] || fail "printed: $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  ! grep -q watchdog "$tmp/err" || fail "the watchdog fired"
+  ok "$(head -3 "$tmp/out/hosts/alice/sh.1.stdout" | tr '\n' ' ')and four more pipelines, as natively, no watchdog" ;;
 supervisor_killed)
   # Acceptance 5: kill -9 of the supervisor leaves nothing behind.
   marker="simterpose-orphan-check-$$"

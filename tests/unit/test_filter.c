@@ -120,6 +120,12 @@ Test(filter, fd_condition_and_long_jumps)
         cr_expect_eq(eval(p, len, AUDIT_ARCH_X86_64, nr, EMU_FD_BASE), listed ? TRAP : SECCOMP_RET_ALLOW, "nr %d", nr);
         cr_expect_eq(eval(p, len, AUDIT_ARCH_X86_64, nr, EMU_FD_BASE - 1), listed && !fdc ? TRAP : SECCOMP_RET_ALLOW,
                      "nr %d", nr);
+        /* stdin, stdout, stderr may be emulated pipes: trapped; 3 is not */
+        for (int fd = 0; fd < EMU_FD_LOW; fd++)
+            cr_expect_eq(eval(p, len, AUDIT_ARCH_X86_64, nr, (uint64_t)fd), listed ? TRAP : SECCOMP_RET_ALLOW,
+                         "nr %d fd %d", nr, fd);
+        cr_expect_eq(eval(p, len, AUDIT_ARCH_X86_64, nr, EMU_FD_LOW), listed && !fdc ? TRAP : SECCOMP_RET_ALLOW,
+                     "nr %d", nr);
         /* fd -1 and garbage in the high word: the kernel sees a negative int */
         cr_expect_eq(eval(p, len, AUDIT_ARCH_X86_64, nr, 0xffffffffu), listed && !fdc ? TRAP : SECCOMP_RET_ALLOW,
                      "nr %d", nr);
@@ -163,6 +169,8 @@ static int child_checks(const struct sock_fprog *prog, int fd_test)
         return 21;
     if (syscall(SYS_write, 77, "x", 1) != -1 || errno != EBADF)
         return 22;
+    if (syscall(SYS_write, 2, "", 0) != -1 || errno != MARK)
+        return 23;
     return 0;
 }
 
