@@ -22,8 +22,10 @@ SYSCALL(timerfd_create,  TRAP_TIME, sys_timerfd_create)
 SYSCALL(timerfd_settime, TRAP_FD,   sys_timerfd_settime)
 SYSCALL(timerfd_gettime, TRAP_FD,   sys_timerfd_gettime)
 
-/* network: AF_INET sockets are emulated (other families run natively) */
+/* network: AF_INET and AF_UNIX sockets are emulated (other families run
+ * natively) */
 SYSCALL(socket,          TRAP_NET,  sys_socket)
+SYSCALL(socketpair,      TRAP_NET,  sys_socketpair)
 SYSCALL(bind,            TRAP_FD,   sys_bind)
 SYSCALL(listen,          TRAP_FD,   sys_listen)
 SYSCALL(accept,          TRAP_FD,   sys_accept)

@@ -38,18 +38,7 @@ static void chan_free(struct chan *c)
     free(c);
 }
 
-/* Wake f's waiters; f may lose its last other holder meanwhile (a wake-up
- * lets other actors run). */
-static void notify_file(struct file *f)
-{
-    if (!f)
-        return;
-    file_ref(f);
-    file_notify(f);
-    file_unref(f);
-}
-
-void chan_detach(struct chan *c, struct file *f)
+struct file *chan_unlink(struct chan *c, struct file *f)
 {
     int gone = 0;
     if (c->reader == f) {
@@ -63,12 +52,23 @@ void chan_detach(struct chan *c, struct file *f)
     c->ends -= gone;
     if (c->ends <= 0) {
         chan_free(c);
-        return;
+        return NULL;
     }
-    /* The one left sees EOF or EPIPE; it holds the channel, so the channel
-     * outlives this wake-up. */
-    notify_file(c->reader ? c->reader : c->writer);
+    /* The one left sees EOF or EPIPE once woken. */
+    struct file *other = c->reader ? c->reader : c->writer;
+    file_ref(other);
+    return other;
 }
+
+void chan_wake_unref(struct file *f)
+{
+    if (!f)
+        return;
+    file_notify(f); /* a wake-up: other actors run, f stays ours */
+    file_unref(f);
+}
+
+void chan_detach(struct chan *c, struct file *f) { chan_wake_unref(chan_unlink(c, f)); }
 
 size_t chan_room(const struct chan *c) { return c->len < c->cap ? c->cap - c->len : 0; }
 

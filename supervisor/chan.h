@@ -26,6 +26,7 @@ struct chan {
     size_t head;
     struct chan_msg *first, *last;
     struct file *reader, *writer; /* open ends, NULL once closed */
+    bool rd_shut, wr_shut;     /* shutdown(): no more reading / writing */
     int ends;                  /* ends attached; freed at 0 */
 };
 
@@ -35,6 +36,11 @@ void chan_attach(struct chan *c, struct file *reader, struct file *writer);
 /* The file f closes: detach it (as reader and/or writer), wake the other
  * end, free the channel when nothing is attached. */
 void chan_detach(struct chan *c, struct file *f);
+/* The same in two steps, for a file on two channels: detach it from both
+ * before any wake-up lets another actor find it half gone.  Returns the
+ * other end, referenced, for chan_wake_unref (NULL: nothing to wake). */
+struct file *chan_unlink(struct chan *c, struct file *f);
+void chan_wake_unref(struct file *f);
 size_t chan_room(const struct chan *c);
 /* Byte streams: append up to n bytes (what fits), take up to n. */
 size_t chan_put(struct chan *c, const void *buf, size_t n);

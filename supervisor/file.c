@@ -230,6 +230,8 @@ void file_unref(struct file *f)
         epoll_release(f->ep);
     else if (f->kind == FILE_PIPE)
         chan_detach(f->pipe.in ? f->pipe.in : f->pipe.out, f);
+    else if (f->kind == FILE_UNIX)
+        usock_release(f);
     waitlist_wake(&f->waiters); /* nobody should be there: be safe */
     waitlist_free(&f->waiters);
     free(f);
@@ -270,6 +272,8 @@ unsigned file_poll(struct file *f)
         return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
     case FILE_PIPE:
         return pipe_poll(f);
+    case FILE_UNIX:
+        return usock_poll(f);
     }
     return 0;
 }
@@ -315,6 +319,9 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
         break;
     case FILE_TIMERFD:
         ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}, NULL};
+        break;
+    case FILE_UNIX:
+        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(usock_type(f) | SOCK_CLOEXEC), 0}, NULL};
         break;
     case FILE_PIPE: /* a real pipe end, its other end closed: should a
                      * native call slip through, it sees EOF or EPIPE */

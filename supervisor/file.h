@@ -9,10 +9,11 @@
 
 struct sock;
 struct epoll;
+struct usock;
 
 struct chan;
 
-enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM, FILE_PIPE };
+enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM, FILE_PIPE, FILE_UNIX };
 
 /* A pipe end: it reads in or writes out (the other is NULL). */
 struct pipe_end {
@@ -59,6 +60,7 @@ struct file {
         struct timerfd_state tfd;
         bool dev_random;   /* FILE_RANDOM: /dev/random (else /dev/urandom) */
         struct pipe_end pipe;
+        struct usock *us;  /* FILE_UNIX (syscalls/unix.c) */
     };
 };
 
@@ -104,6 +106,12 @@ void file_notify(struct file *f);
 int64_t file_next_event_ns(const struct file *f);
 /* Count the expirations of timerfd f up to now. */
 void timerfd_settle(struct file *f);
+
+/* AF_UNIX sockets (syscalls/unix.c). */
+unsigned usock_poll(const struct file *f);
+void usock_release(struct file *f);
+int usock_type(const struct file *f);
+size_t usock_unread(const struct file *f);
 
 /* Install a placeholder for f at fd in the target (kernel side) and in
  * our table (which takes a reference).  Returns fd or -errno. */

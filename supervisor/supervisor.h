@@ -30,8 +30,10 @@ struct sysret {
 #define SYSRET_VALUE(v) ((struct sysret){RET_VALUE, (int64_t)(v)})
 #define SYSRET_ERRNO(e) ((struct sysret){RET_ERRNO, (e)})
 #define SYSRET_CONTINUE ((struct sysret){RET_CONTINUE, 0})
-/* A value, or a negative errno as an error. */
-#define SYSRET_OR_ERRNO(r) ((r) < 0 ? SYSRET_ERRNO(-(r)) : SYSRET_VALUE(r))
+/* A value, or a negative errno as an error (a function: r is evaluated
+ * once, so it may be a call). */
+static inline struct sysret sysret_or_errno(int64_t r) { return r < 0 ? SYSRET_ERRNO((int)-r) : SYSRET_VALUE(r); }
+#define SYSRET_OR_ERRNO(r) sysret_or_errno(r)
 
 /* The kernel object standing for one of our files at its fd number in a
  * target: what one syscall makes (socket, epoll_create1, eventfd2,
@@ -76,12 +78,14 @@ extern const struct backend_ops unotify_backend;
 extern const struct backend_ops ptrace_backend;
 
 struct sock;
+struct usock;
 struct vhost {
     sim_host sh;
     const char *name;
     char ip[16];
     uint32_t addr;             /* ip, network order */
     struct sock *bound;        /* bound sockets (both protocols) */
+    struct usock *unix_bound;  /* its AF_UNIX names */
     uint16_t next_ephemeral;   /* next port to try, from 32768 */
 };
 

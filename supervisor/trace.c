@@ -76,7 +76,7 @@ static const struct decoder decoders[] = {
     {__NR_pread64, "fpuu"},         {__NR_pwrite64, "fpuu"},
     {__NR_preadv, "fpdu"},          {__NR_pwritev, "fpdu"},
     {__NR_pipe, "p"},               {__NR_pipe2, "px"},
-    {__NR_lseek, "fdd"},
+    {__NR_lseek, "fdd"},            {__NR_socketpair, "DTdp"},
 };
 
 static const char *decoder_for(int nr)

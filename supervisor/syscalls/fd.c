@@ -45,6 +45,8 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
         return random_device_io(t, iov, n, sending);
     if (f->kind == FILE_PIPE)
         return pipe_io(t, f, iov, n, sending);
+    if (f->kind == FILE_UNIX)
+        return usock_io(t, f, iov, n, sending);
     if (f->kind != FILE_SOCKET)
         return counter_io(t, f, iov, n, sending);
     return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);
@@ -253,8 +255,8 @@ struct sysret sys_ioctl(struct supervisor *s, struct task *t)
         return SYSRET_CONTINUE;
     unsigned long req = (unsigned long)t->req.args[1];
     int v;
-    if (f->kind == FILE_PIPE && req == FIONREAD) {
-        v = f->pipe.in ? (int)f->pipe.in->len : 0;
+    if ((f->kind == FILE_PIPE || f->kind == FILE_UNIX) && req == FIONREAD) {
+        v = f->kind == FILE_UNIX ? (int)usock_unread(f) : f->pipe.in ? (int)f->pipe.in->len : 0;
         return mem_write(t, t->req.args[2], &v, sizeof v) < 0 ? SYSRET_ERRNO(EFAULT) : SYSRET_VALUE(0);
     }
     if (req != FIONBIO && f->kind != FILE_SOCKET)

@@ -40,6 +40,16 @@ struct sysret pipe_io(struct task *t, struct file *f, const struct iovec *iov, i
 int pipe_set_size(struct file *f, long size);
 size_t pipe_size(const struct file *f);
 
+/* AF_UNIX sockets (unix.c): socket(AF_UNIX), read/write, and the socket
+ * calls net.c hands over for them. */
+struct sysret usock_socket(struct supervisor *s, struct task *t);
+struct sysret usock_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool sending);
+#define USOCK_CALL(name) struct sysret usock_##name(struct supervisor *s, struct task *t, struct file *f);
+USOCK_CALL(bind) USOCK_CALL(listen) USOCK_CALL(accept) USOCK_CALL(connect) USOCK_CALL(shutdown)
+USOCK_CALL(getsockname) USOCK_CALL(getpeername) USOCK_CALL(setsockopt) USOCK_CALL(getsockopt)
+USOCK_CALL(sendto) USOCK_CALL(recvfrom) USOCK_CALL(sendmsg) USOCK_CALL(recvmsg)
+#undef USOCK_CALL
+
 struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, const struct sockaddr_in *dest);
 /* from/fromlen: target addresses for the sender's address (0 = none);

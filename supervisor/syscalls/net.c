@@ -1,5 +1,6 @@
-/* Socket syscalls on emulated AF_INET sockets.  Other families (AF_UNIX,
- * AF_NETLINK...) run natively in the target's own network namespace. */
+/* Socket syscalls on emulated AF_INET sockets (AF_UNIX ones: unix.c).
+ * Other families (AF_NETLINK...) run natively in the target's own network
+ * namespace. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -22,10 +23,15 @@ static struct file *sock_file(struct task *t, uint64_t fd)
     return f && f->kind == FILE_SOCKET ? f : NULL;
 }
 
-#define SOCK_OR_NATIVE(f, t, arg)                                                                                      \
+/* AF_UNIX sockets of ours go to unix.c; other files of ours are not
+ * sockets; the rest runs natively. */
+#define SOCK_OR_NATIVE(f, t, arg, call)                                                                                \
     struct file *f = sock_file(t, arg);                                                                                \
     if (!f) {                                                                                                          \
-        if (fd_get(t, (int)(arg)))                                                                                     \
+        struct file *other_ = fd_get(t, (int)(arg));                                                                   \
+        if (other_ && other_->kind == FILE_UNIX)                                                                       \
+            return usock_##call(s, t, other_);                                                                         \
+        if (other_)                                                                                                    \
             return SYSRET_ERRNO(ENOTSOCK);                                                                             \
         return SYSRET_CONTINUE;                                                                                        \
     }
@@ -34,6 +40,8 @@ struct sysret sys_socket(struct supervisor *s, struct task *t)
 {
     int domain = (int)t->req.args[0], type = (int)t->req.args[1], proto = (int)t->req.args[2];
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (domain == AF_UNIX)
+        return usock_socket(s, t);
     if (domain != AF_INET && domain != AF_INET6)
         return SYSRET_CONTINUE;
     if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
@@ -57,7 +65,7 @@ struct sysret sys_socket(struct supervisor *s, struct task *t)
 struct sysret sys_bind(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], bind);
     struct sockaddr_in a;
     int r = get_sockaddr(t, f->sock, t->req.args[1], t->req.args[2], &a);
     if (r < 0)
@@ -71,14 +79,14 @@ struct sysret sys_bind(struct supervisor *s, struct task *t)
 struct sysret sys_listen(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], listen);
     int r = sock_listen(f->sock, (int)t->req.args[1]);
     return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
 }
 
 struct sysret sys_accept(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], accept);
     int flags = t->req.nr == __NR_accept4 ? (int)t->req.args[3] : 0;
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return SYSRET_ERRNO(EINVAL);
@@ -118,7 +126,7 @@ struct sysret sys_accept(struct supervisor *s, struct task *t)
 struct sysret sys_connect(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], connect);
     struct sockaddr_in a;
     struct sock *k = f->sock;
     int r = get_sockaddr(t, k, t->req.args[1], t->req.args[2], &a);
@@ -143,7 +151,7 @@ struct sysret sys_connect(struct supervisor *s, struct task *t)
 struct sysret sys_shutdown(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], shutdown);
     int r = sock_shutdown(f->sock, (int)t->req.args[1]);
     return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
 }
@@ -151,7 +159,7 @@ struct sysret sys_shutdown(struct supervisor *s, struct task *t)
 struct sysret sys_getsockname(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], getsockname);
     struct sockaddr_in a;
     sock_local(f->sock, &a);
     int r = put_sockaddr(t, f->sock, t->req.args[1], t->req.args[2] ? t->req.args[2] : 1, &a);
@@ -161,7 +169,7 @@ struct sysret sys_getsockname(struct supervisor *s, struct task *t)
 struct sysret sys_getpeername(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], getpeername);
     struct sockaddr_in a;
     if (!sock_peer(f->sock, &a))
         return SYSRET_ERRNO(ENOTCONN);
@@ -193,7 +201,7 @@ static int get_timeval_ns(const struct task *t, uint64_t val, uint64_t len, int6
 
 struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], setsockopt);
     int level = (int)t->req.args[1], name = (int)t->req.args[2];
     uint64_t val = t->req.args[3], len = t->req.args[4];
     struct sock_opts *o = sock_opts(f->sock);
@@ -246,7 +254,7 @@ struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
 struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
 {
     (void)s;
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], getsockopt);
     int level = (int)t->req.args[1], name = (int)t->req.args[2];
     uint64_t val = t->req.args[3], lenp = t->req.args[4];
     struct sock *k = f->sock;
@@ -325,7 +333,7 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
 
 struct sysret sys_sendto(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], sendto);
     struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
     int flags = (int)t->req.args[3];
     struct sockaddr_in dest, *dp = NULL;
@@ -341,14 +349,14 @@ struct sysret sys_sendto(struct supervisor *s, struct task *t)
 
 struct sysret sys_recvfrom(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], recvfrom);
     struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
     return do_recv(s, t, f, &iov, 1, (int)t->req.args[3], t->req.args[4], t->req.args[5], NULL);
 }
 
 struct sysret sys_sendmsg(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], sendmsg);
     struct msghdr m;
     if (mem_read(t, t->req.args[1], &m, sizeof m) < 0)
         return SYSRET_ERRNO(EFAULT);
@@ -369,7 +377,7 @@ struct sysret sys_sendmsg(struct supervisor *s, struct task *t)
 
 struct sysret sys_recvmsg(struct supervisor *s, struct task *t)
 {
-    SOCK_OR_NATIVE(f, t, t->req.args[0]);
+    SOCK_OR_NATIVE(f, t, t->req.args[0], recvmsg);
     uint64_t maddr = t->req.args[1];
     struct msghdr m;
     if (mem_read(t, maddr, &m, sizeof m) < 0)
