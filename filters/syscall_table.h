@@ -93,6 +93,18 @@ SYSCALL(wait4,           TRAP_PROC, sys_wait4)
 SYSCALL(waitid,          TRAP_PROC, sys_waitid)
 SYSCALL(exit,            TRAP_PROC, sys_exit)
 SYSCALL(exit_group,      TRAP_PROC, sys_exit)
+/* signals: the kernel delivers them; we send those between tasks (to a
+ * thread we choose), so that a call parked with us ends as Linux would
+ * end it; ITIMER_REAL and the waits for a signal follow simulated time */
+SYSCALL(kill,            TRAP_PROC, sys_kill)
+SYSCALL(tkill,           TRAP_PROC, sys_tkill)
+SYSCALL(tgkill,          TRAP_PROC, sys_tgkill)
+SYSCALL(pause,           TRAP_PROC, sys_pause)
+SYSCALL(rt_sigsuspend,   TRAP_PROC, sys_rt_sigsuspend)
+SYSCALL(rt_sigtimedwait, TRAP_PROC, sys_rt_sigtimedwait)
+SYSCALL(alarm,           TRAP_TIME, sys_alarm)
+SYSCALL(setitimer,       TRAP_TIME, sys_setitimer)
+SYSCALL(getitimer,       TRAP_TIME, sys_getitimer)
 /* threads: waits follow simulated time (pthread mutexes, condvars, joins) */
 SYSCALL(futex,           TRAP_PROC, sys_futex)
 /* Every runtime (glibc ld.so, static glibc, musl, Go) sets its TLS with

@@ -104,6 +104,7 @@ static struct proc *proc_new(struct supervisor *s, struct group *g, const struct
     p->fds = parent ? fdtable_copy(parent->fds) : fdtable_new();
     p->g = g;
     p->exit_code = -1;
+    p->itimer_at = -1;
     p->parent = parent;
     random_seed_proc(s, p, parent);
     p->next_in_group = g->procs;
@@ -262,10 +263,12 @@ void proc_wake_all(struct proc *p)
 
 bool task_block(struct task *t, int64_t deadline)
 {
-    if (t->proc->g->killed)
+    if (t->proc->g->killed || t->sig_interrupt)
         return false;
+    t->parked = true;
     sim_waitq_wait_until(t->wake, deadline);
-    if (t->proc->g->killed || t->dead || !t->has_req || t->req.id != t->dispatched_id)
+    t->parked = false;
+    if (t->proc->g->killed || t->dead || !t->has_req || t->req.id != t->dispatched_id || t->sig_interrupt)
         return false;
     return t->sup->backend->pending_valid(t->sup, t);
 }
@@ -329,8 +332,13 @@ static void task_finish(struct supervisor *s, struct task *t)
         task_wake(p->vfork_parent);
         p->vfork_parent = NULL;
     }
-    if (p->parent)
+    signal_proc_ended(p);
+    if (p->parent) {
         proc_wake_all(p->parent);
+        /* The wake-ups let other actors run: the parent may be gone. */
+        if (p->parent)
+            signal_child_exited(s, p->parent);
+    }
     if (p == p->g->main)
         group_read_status(p->g);
     if (s->opt->verbose)
@@ -508,6 +516,8 @@ static void task_main(void *arg)
         t->cpu_burst_ns = cpu_charge(s, t);
         int64_t start = sim_now_ns();
         struct sysret r = dispatch(s, t);
+        if (t->sig_interrupt)
+            r = signal_adjust_result(s, t, r);
         trace_account(s, t, r, start, start - before_cpu);
         trace_syscall(s, t, r, start, start - before_cpu);
         progress_tick(s);
@@ -568,6 +578,8 @@ void core_free(struct supervisor *s)
             next = p->next_in_group;
             if (p->pidfd >= 0)
                 close(p->pidfd);
+            if (p->itimer_q)
+                sim_waitq_free(p->itimer_q);
             free(p);
         }
         int fds[] = {g->init_pidfd, g->status_fd, g->listener};

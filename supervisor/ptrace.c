@@ -452,6 +452,8 @@ static void ptrace_reap(struct supervisor *s)
 const struct backend_ops ptrace_backend = {
     .name = "ptrace",
     .filter_action = SECCOMP_RET_TRACE,
+    .can_restart = false,
+    .signal_needs_reply = true,
     .attach = ptrace_attach,
     .wait = ptrace_wait,
     .reply = ptrace_reply,

@@ -50,6 +50,14 @@ struct placeholder {
 struct backend_ops {
     const char *name;
     uint32_t filter_action;    /* what the BPF filter returns for a trapped call */
+    /* Can a reply be -ERESTARTSYS, for the kernel to restart the call after
+     * a signal handler (SA_RESTART)?  ptrace: no (the call was skipped with
+     * orig_rax = -1, a restart would run syscall -1): EINTR instead. */
+    bool can_restart;
+    /* Does a task stopped with us take a signal only once answered (ptrace:
+     * it is in a ptrace stop), rather than at once (unotify's killable
+     * wait: a fatal signal ends it there)? */
+    bool signal_needs_reply;
     /* Take over the freshly launched target of g (stopped before its
      * execve; listener_nr: its listener's fd number there, unotify only).
      * 0, or -1 with err set. */
@@ -153,6 +161,10 @@ struct proc {
     bool exiting;              /* its exit_group was let through */
     bool dead;
     int exit_code;             /* from exit_group, -1 unknown */
+    /* ITIMER_REAL (alarm, setitimer) in simulated time (signal.c) */
+    int64_t itimer_at;         /* next expiration, -1 disarmed */
+    int64_t itimer_interval_ns;
+    struct sim_waitq *itimer_q;/* its timer actor waits here, NULL: none yet */
 };
 
 struct task {
@@ -178,9 +190,14 @@ struct task {
     uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     void *backend_data;    /* owned by the backend, freed with the task */
+    bool parked;           /* its actor waits in task_block */
+    int sig_interrupt;     /* a signal for it came while parked: SIGINTR_* */
+    bool sigwaiting;       /* in sigsuspend/sigtimedwait: sigwait_mask ends it */
+    uint64_t sigwait_mask; /* bit n-1 for signal n */
     struct task *hash_next;
     struct task *next_in_proc;
 };
+enum { SIGINTR_NONE, SIGINTR_EINTR, SIGINTR_RESTART };
 
 struct supervisor {
     const struct options *opt;
@@ -227,6 +244,13 @@ void task_waited(struct task *t);
  * back-off starts over), with none a busy poll (task_charge_spin). */
 void task_charge_poll(struct task *t, bool ready);
 void proc_wake_all(struct proc *p);
+/* Signals (syscalls/signal.c).  A child of p ended: SIGCHLD may interrupt
+ * a parked task of p.  p ended: its timer stops. */
+void signal_child_exited(struct supervisor *s, struct proc *p);
+void signal_proc_ended(struct proc *p);
+/* The result of t's call once a signal interrupted it (EINTR, or
+ * ERESTARTSYS for the kernel to restart it as Linux would). */
+struct sysret signal_adjust_result(struct supervisor *s, struct task *t, struct sysret r);
 void group_kill(struct supervisor *s, struct group *g, const char *why);
 /* Wait until the (killed) reaper of g is gone, and reap it. */
 void group_wait_reaper(struct supervisor *s, struct group *g);

@@ -77,6 +77,10 @@ static const struct decoder decoders[] = {
     {__NR_preadv, "fpdu"},          {__NR_pwritev, "fpdu"},
     {__NR_pipe, "p"},               {__NR_pipe2, "px"},
     {__NR_lseek, "fdd"},            {__NR_socketpair, "DTdp"},
+    {__NR_kill, "dd"},              {__NR_tkill, "dd"},
+    {__NR_tgkill, "ddd"},           {__NR_alarm, "u"},
+    {__NR_setitimer, "dpp"},        {__NR_getitimer, "dp"},
+    {__NR_rt_sigsuspend, "pu"},     {__NR_rt_sigtimedwait, "pppu"},
 };
 
 static const char *decoder_for(int nr)

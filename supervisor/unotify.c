@@ -217,6 +217,8 @@ static int unotify_attach(struct supervisor *s, struct group *g, pid_t target, i
 const struct backend_ops unotify_backend = {
     .name = "unotify",
     .filter_action = SECCOMP_RET_USER_NOTIF,
+    .can_restart = true,
+    .signal_needs_reply = false,
     .attach = unotify_attach,
     .wait = unotify_wait,
     .reply = unotify_reply,

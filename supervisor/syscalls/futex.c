@@ -2,13 +2,16 @@
  * condition variables (and their timeouts: virtual clocks) and joins
  * follow the simulation instead of blocking natively.
  *
- * Keys are (process, address): threads share their process's address
- * space.  A futex shared between processes through shared memory is not
- * matched across them (docs/ARCHITECTURE.md).  The value check reads the
+ * Keys are (process, address), as threads share their process's address
+ * space; a futex without FUTEX_PRIVATE_FLAG in a shared mapping (pshared
+ * mutexes, semaphores in shared memory) is keyed by the mapped object and
+ * offset (/proc/PID/maps), so processes sharing it meet.  The value check reads the
  * target's memory: no other task runs meanwhile, which is what makes it
  * atomic.  PI futexes run natively. */
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,10 +20,49 @@
 
 #define NSEC 1000000000LL
 
+/* What a futex is: (mm, addr) private, or (NULL, dev, ino, offset) in a
+ * shared mapping. */
+struct fkey {
+    const struct proc *mm;
+    uint64_t dev, ino, addr;
+};
+
+static bool same_key(const struct fkey *a, const struct fkey *b)
+{
+    return a->mm == b->mm && a->dev == b->dev && a->ino == b->ino && a->addr == b->addr;
+}
+
+/* The key of addr for an operation op on task t. */
+static struct fkey key_of(const struct task *t, uint64_t addr, int op)
+{
+    struct fkey k = {.mm = t->proc, .addr = addr};
+    if (op & FUTEX_PRIVATE_FLAG)
+        return k;
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/maps", t->proc->pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return k;
+    while (fgets(line, sizeof line, f)) {
+        uint64_t start, end, off, ino;
+        unsigned maj, min;
+        char perms[8];
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64, &start, &end, perms, &off, &maj,
+                   &min, &ino) != 7)
+            continue;
+        if (addr < start || addr >= end)
+            continue;
+        if (perms[3] == 's')
+            k = (struct fkey){NULL, ((uint64_t)maj << 32) | min, ino, off + (addr - start)};
+        break;
+    }
+    fclose(f);
+    return k;
+}
+
 struct futex_waiter {
     struct task *t;
-    struct proc *mm;
-    uint64_t addr;
+    struct fkey key;
     uint32_t bitset;
     bool woken;
     struct futex_waiter *next;
@@ -48,14 +90,14 @@ static void unlink_waiter(struct futex_waiter *w)
     }
 }
 
-/* Wake up to n waiters on (mm, addr) whose bitset meets bitset. */
-static int wake(struct proc *mm, uint64_t addr, int n, uint32_t bitset)
+/* Wake up to n waiters on key whose bitset meets bitset. */
+static int wake(struct fkey key, int n, uint32_t bitset)
 {
     struct task **to_wake = NULL;
     int woken = 0, cap = 0;
     for (struct futex_waiter *w = waiters, *next; w && woken < n; w = next) {
         next = w->next;
-        if (w->mm != mm || w->addr != addr || !(w->bitset & bitset) || w->woken)
+        if (!same_key(&w->key, &key) || !(w->bitset & bitset) || w->woken)
             continue;
         w->woken = true;
         unlink_waiter(w);
@@ -75,12 +117,12 @@ static int wake(struct proc *mm, uint64_t addr, int n, uint32_t bitset)
     return woken;
 }
 
-static int requeue(struct proc *mm, uint64_t from, uint64_t to, int n)
+static int requeue(struct fkey from, struct fkey to, int n)
 {
     int moved = 0;
     for (struct futex_waiter *w = waiters; w && moved < n; w = w->next) {
-        if (w->mm == mm && w->addr == from && !w->woken) {
-            w->addr = to;
+        if (same_key(&w->key, &from) && !w->woken) {
+            w->key = to;
             moved++;
         }
     }
@@ -92,10 +134,10 @@ void futex_thread_exited(struct task *t, uint64_t ctid)
     /* The kernel cleared *ctid and woke its futex natively, where nobody
      * of ours waits: wake our waiters (pthread_join). */
     if (ctid)
-        wake(t->proc, ctid, 1 << 30, FUTEX_BITSET_MATCH_ANY);
+        wake((struct fkey){.mm = t->proc, .addr = ctid}, 1 << 30, FUTEX_BITSET_MATCH_ANY);
 }
 
-static struct sysret do_wait(struct task *t, uint64_t addr, uint32_t val, int64_t deadline, uint32_t bitset)
+static struct sysret do_wait(struct task *t, uint64_t addr, int op, uint32_t val, int64_t deadline, uint32_t bitset)
 {
     uint32_t cur;
     if (addr & 3)
@@ -107,7 +149,7 @@ static struct sysret do_wait(struct task *t, uint64_t addr, uint32_t val, int64_
     struct futex_waiter *w = calloc(1, sizeof *w);
     if (!w)
         return SYSRET_ERRNO(ENOMEM);
-    *w = (struct futex_waiter){.t = t, .mm = t->proc, .addr = addr, .bitset = bitset};
+    *w = (struct futex_waiter){.t = t, .key = key_of(t, addr, op), .bitset = bitset};
     enqueue(w);
     task_waited(t);
     struct sysret r = SYSRET_VALUE(0);
@@ -159,20 +201,20 @@ struct sysret sys_futex(struct supervisor *s, struct task *t)
     switch (cmd) {
     case FUTEX_WAIT: {
         int64_t dl = futex_deadline(s, t, timeout, false, false, &err);
-        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, val, dl, FUTEX_BITSET_MATCH_ANY);
+        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, op, val, dl, FUTEX_BITSET_MATCH_ANY);
     }
     case FUTEX_WAIT_BITSET: {
         if (!val3)
             return SYSRET_ERRNO(EINVAL);
         int64_t dl = futex_deadline(s, t, timeout, true, realtime, &err);
-        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, val, dl, val3);
+        return err ? SYSRET_ERRNO(err) : do_wait(t, uaddr, op, val, dl, val3);
     }
     case FUTEX_WAKE:
-        return SYSRET_VALUE(wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY));
+        return SYSRET_VALUE(wake(key_of(t, uaddr, op), (int)val, FUTEX_BITSET_MATCH_ANY));
     case FUTEX_WAKE_BITSET:
         if (!val3)
             return SYSRET_ERRNO(EINVAL);
-        return SYSRET_VALUE(wake(t->proc, uaddr, (int)val, val3));
+        return SYSRET_VALUE(wake(key_of(t, uaddr, op), (int)val, val3));
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
         int n2 = (int)timeout; /* val2 travels in the timeout argument */
@@ -185,8 +227,8 @@ struct sysret sys_futex(struct supervisor *s, struct task *t)
             if (cur != val3)
                 return SYSRET_ERRNO(EAGAIN);
         }
-        int woken = wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY);
-        int moved = requeue(t->proc, uaddr, uaddr2, n2);
+        int woken = wake(key_of(t, uaddr, op), (int)val, FUTEX_BITSET_MATCH_ANY);
+        int moved = requeue(key_of(t, uaddr, op), key_of(t, uaddr2, op), n2);
         return SYSRET_VALUE(cmd == FUTEX_CMP_REQUEUE ? woken + moved : woken);
     }
     case FUTEX_WAKE_OP: {
@@ -209,7 +251,7 @@ struct sysret sys_futex(struct supervisor *s, struct task *t)
         }
         if (mem_write(t, uaddr2, &nv, sizeof nv) < 0)
             return SYSRET_ERRNO(EFAULT);
-        int woken = wake(t->proc, uaddr, (int)val, FUTEX_BITSET_MATCH_ANY);
+        int woken = wake(key_of(t, uaddr, op), (int)val, FUTEX_BITSET_MATCH_ANY);
         int32_t o = (int32_t)old, c = (int32_t)cmparg;
         bool hit;
         switch (cmp) {
@@ -222,7 +264,7 @@ struct sysret sys_futex(struct supervisor *s, struct task *t)
         default: return SYSRET_ERRNO(ENOSYS);
         }
         if (hit)
-            woken += wake(t->proc, uaddr2, n2, FUTEX_BITSET_MATCH_ANY);
+            woken += wake(key_of(t, uaddr2, op), n2, FUTEX_BITSET_MATCH_ANY);
         return SYSRET_VALUE(woken);
     }
     default:

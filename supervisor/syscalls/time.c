@@ -120,12 +120,18 @@ struct sysret sys_time(struct supervisor *s, struct task *t)
 }
 
 /* Sleep in simulated time until the virtual clock reaches deadline. */
-static struct sysret sleep_until(struct task *t, int64_t deadline)
+/* rem: where a relative sleep cut short by a signal reports what was
+ * left (0: nowhere). */
+static struct sysret sleep_until(struct task *t, int64_t deadline, uint64_t rem)
 {
     task_waited(t);
-    while (sim_now_ns() < deadline)
-        if (!task_block(t, deadline))
+    while (sim_now_ns() < deadline) {
+        if (!task_block(t, deadline)) {
+            if (rem && t->sig_interrupt && mem_write_timespec(t, rem, deadline - sim_now_ns()) < 0)
+                return SYSRET_ERRNO(EFAULT);
             return SYSRET_ERRNO(EINTR);
+        }
+    }
     return SYSRET_VALUE(0);
 }
 
@@ -135,7 +141,7 @@ struct sysret sys_nanosleep(struct supervisor *s, struct task *t)
     int64_t d = mem_read_timespec(t, t->req.args[0]);
     if (d < 0)
         return SYSRET_ERRNO((int)-d);
-    return sleep_until(t, sim_now_ns() + d);
+    return sleep_until(t, sim_now_ns() + d, t->req.args[1]);
 }
 
 struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
@@ -151,7 +157,7 @@ struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
     int64_t deadline = sim_now_ns() + v;
     if (t->req.args[1] & TIMER_ABSTIME)
         deadline = v - (clock_now(s, k) - sim_now_ns());
-    return sleep_until(t, deadline);
+    return sleep_until(t, deadline, t->req.args[1] & TIMER_ABSTIME ? 0 : t->req.args[3]);
 }
 
 /* timerfd: timers of simulated time (file.c counts their expirations). */

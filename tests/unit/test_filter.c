@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -184,16 +185,18 @@ static void in_child(const struct trap_entry *t, size_t n, int fd_test)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        /* exit_group is trapped too: report through the pipe, then die by
-         * a signal (kill is not trapped). */
+        /* exit_group and kill are trapped too: report through the pipe
+         * (fd >= 3: not trapped), then wait for the parent's SIGKILL. */
         unsigned char r = (unsigned char)child_checks(&prog, fd_test);
         if (write(pfd[1], &r, 1) != 1)
             r = 99;
-        kill(getpid(), SIGKILL);
+        for (;;)
+            sched_yield();
     }
     close(pfd[1]);
     unsigned char r = 255;
     cr_expect_eq(read(pfd[0], &r, 1), 1, "child died before reporting");
+    kill(pid, SIGKILL);
     cr_expect_eq(r, 0, "child check %d failed", r);
     waitpid(pid, NULL, 0);
     close(pfd[0]);

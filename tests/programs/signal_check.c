@@ -1,0 +1,271 @@
+/* signal_check: signals between a process and its children, and timers:
+ * a handler interrupts a blocked read (EINTR) or lets it restart
+ * (SA_RESTART), sleeps and polls end with EINTR anyway, sigtimedwait
+ * times out and receives, alarm/pause, a periodic setitimer, SIGCHLD
+ * interrupting a poll, a default action killing a child.
+ *
+ * Usage: signal_check [virtual]
+ *
+ * Natively the waits last at least what they should; under Simterpose
+ * ("virtual") exactly that, in simulated time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "selfcheck.h"
+
+#define NSEC INT64_C(1000000000)
+#define MS INT64_C(1000000)
+
+static bool virt;
+/* Under --backend=ptrace a call cannot be restarted after a handler: it
+ * ends with EINTR even with SA_RESTART (docs/ARCHITECTURE.md, Backends). */
+static bool no_restart;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+static void expect_elapsed(const char *what, int64_t got, int64_t want)
+{
+    if (virt ? got != want : (got < want || got > want + 2 * NSEC))
+        fail("%s took %" PRId64 " ns, expected %s%" PRId64, what, got, virt ? "" : ">= ", want);
+    printf("ok: %s after %" PRId64 " ms\n", what, got / MS);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * MS};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static volatile sig_atomic_t hits;
+static void on_signal(int sig) { (void)sig; hits++; }
+
+static void handle(int sig, int flags)
+{
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = flags};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) < 0)
+        fail("sigaction(%d): %s", sig, strerror(errno));
+}
+
+/* A child that signals its parent after ms (and writes to fd after
+ * write_ms, if fd >= 0). */
+static pid_t signal_later(int sig, int ms, int fd, int write_ms)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        sleep_ms(ms);
+        kill(parent, sig);
+        if (fd >= 0) {
+            sleep_ms(write_ms - ms);
+            if (write(fd, "x", 1) != 1)
+                _exit(2);
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail("child %d: status %#x", pid, st);
+}
+
+static void check_read_interrupted(void)
+{
+    for (int restart = 0; restart < 2; restart++) {
+        int p[2];
+        if (pipe(p) < 0)
+            fail("pipe");
+        handle(SIGUSR1, restart ? SA_RESTART : 0);
+        hits = 0;
+        int64_t t0 = now_ns();
+        pid_t pid = signal_later(SIGUSR1, 100, p[1], 200);
+        char c;
+        ssize_t n = read(p[0], &c, 1);
+        int64_t took = now_ns() - t0;
+        if (hits != 1)
+            fail("handler ran %d times", (int)hits);
+        if (restart && no_restart) {
+            if (n != -1 || errno != EINTR)
+                fail("ptrace backend: read returned %zd (%s), expected EINTR", n, strerror(errno));
+            expect_elapsed("SA_RESTART under ptrace: EINTR", took, 100 * MS);
+            char drain;
+            if (read(p[0], &drain, 1) != 1)
+                fail("the byte written at 200 ms");
+        } else if (restart) {
+            if (n != 1)
+                fail("SA_RESTART: read returned %zd (%s), expected the byte", n, strerror(errno));
+            expect_elapsed("SA_RESTART: read restarted after the handler, then data", took, 200 * MS);
+        } else {
+            if (n != -1 || errno != EINTR)
+                fail("read returned %zd (%s), expected EINTR", n, strerror(errno));
+            expect_elapsed("read interrupted (EINTR) by a handler", took, 100 * MS);
+        }
+        reap(pid);
+        close(p[0]);
+        close(p[1]);
+    }
+}
+
+static void check_sleep_interrupted(void)
+{
+    handle(SIGUSR1, SA_RESTART);
+    hits = 0;
+    int64_t t0 = now_ns();
+    pid_t pid = signal_later(SIGUSR1, 100, -1, 0);
+    struct timespec ts = {1, 0}, rem = {0, 0};
+    int r = nanosleep(&ts, &rem);
+    int64_t took = now_ns() - t0;
+    if (r != -1 || errno != EINTR || hits != 1)
+        fail("nanosleep: %d (%s), handler ran %d times; expected EINTR once", r, strerror(errno), (int)hits);
+    expect_elapsed("nanosleep interrupted even with SA_RESTART", took, 100 * MS);
+    int64_t left = rem.tv_sec * NSEC + rem.tv_nsec;
+    if (virt ? left != 900 * MS : (left <= 0 || left > 900 * MS))
+        fail("nanosleep left %" PRId64 " ns, expected %s900 ms", left, virt ? "" : "<= ");
+    printf("ok: nanosleep reports %" PRId64 " ms left\n", left / MS);
+    reap(pid);
+}
+
+static void check_sigtimedwait(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct timespec to = {0, 300 * MS};
+    int64_t t0 = now_ns();
+    int r = sigtimedwait(&set, NULL, &to);
+    if (r != -1 || errno != EAGAIN)
+        fail("sigtimedwait with nothing sent: %d (%s), expected EAGAIN", r, strerror(errno));
+    expect_elapsed("sigtimedwait timed out", now_ns() - t0, 300 * MS);
+    t0 = now_ns();
+    pid_t pid = signal_later(SIGUSR2, 50, -1, 0);
+    siginfo_t info;
+    to.tv_sec = 5;
+    r = sigtimedwait(&set, &info, &to);
+    if (r != SIGUSR2 || info.si_signo != SIGUSR2)
+        fail("sigtimedwait: %d (%s), expected SIGUSR2", r, strerror(errno));
+    expect_elapsed("sigtimedwait got SIGUSR2", now_ns() - t0, 50 * MS);
+    reap(pid);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void check_alarm(void)
+{
+    handle(SIGALRM, 0);
+    hits = 0;
+    if (alarm(5) != 0)
+        fail("alarm: a timer was already armed");
+    unsigned left = alarm(0);
+    if (left != 5)
+        fail("alarm(0) returned %u, expected 5", left);
+    int64_t t0 = now_ns();
+    alarm(1);
+    int r = pause();
+    if (r != -1 || errno != EINTR || hits != 1)
+        fail("pause: %d (%s), handler ran %d times", r, strerror(errno), (int)hits);
+    expect_elapsed("alarm(1) then pause", now_ns() - t0, 1000 * MS);
+
+    /* Periodic: five ticks of 100 ms, waited for with sigsuspend. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGALRM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    hits = 0;
+    struct itimerval it = {{0, 100000}, {0, 100000}}, cur;
+    t0 = now_ns();
+    if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+        fail("setitimer: %s", strerror(errno));
+    while (hits < 5)
+        sigsuspend(&old);
+    int64_t took = now_ns() - t0;
+    if (getitimer(ITIMER_REAL, &cur) < 0 || cur.it_interval.tv_usec != 100000)
+        fail("getitimer: interval %ld us", (long)cur.it_interval.tv_usec);
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (virt ? took != 500 * MS : took < 500 * MS)
+        fail("5 ticks of 100 ms took %" PRId64 " ns", took);
+    printf("ok: 5 periodic SIGALRMs in %" PRId64 " ms (sigsuspend)\n", took / MS);
+}
+
+static void check_sigchld(void)
+{
+    handle(SIGCHLD, SA_RESTART);
+    hits = 0;
+    int p[2];
+    if (pipe(p) < 0)
+        fail("pipe");
+    int64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        sleep_ms(50);
+        _exit(0);
+    }
+    struct pollfd pf = {p[0], POLLIN, 0};
+    int r = poll(&pf, 1, 5000);
+    if (r != -1 || errno != EINTR || hits != 1)
+        fail("poll while a child exits: %d (%s), SIGCHLD handler ran %d times", r, strerror(errno), (int)hits);
+    expect_elapsed("SIGCHLD interrupted poll", now_ns() - t0, 50 * MS);
+    reap(pid);
+    signal(SIGCHLD, SIG_DFL);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void check_default_kill(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    sleep_ms(30);
+    int64_t t0 = now_ns();
+    if (kill(pid, SIGTERM) < 0)
+        fail("kill: %s", strerror(errno));
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM)
+        fail("child status %#x, expected killed by SIGTERM", st);
+    expect_elapsed("SIGTERM ended a child in pause()", now_ns() - t0, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual") != 0)) {
+        fprintf(stderr, "usage: %s [virtual]\n", argv[0]);
+        return 2;
+    }
+    virt = argc == 2;
+    const char *backend = getenv("SIMTERPOSE_BACKEND");
+    no_restart = virt && backend && strcmp(backend, "ptrace") == 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    check_read_interrupted();
+    check_sleep_interrupted();
+    check_sigtimedwait();
+    check_alarm();
+    check_sigchld();
+    check_default_kill();
+    printf("signal_check: all passed\n");
+    return 0;
+}
