@@ -17,6 +17,9 @@ SYSCALL(gettimeofday,    TRAP_TIME, sys_gettimeofday)
 SYSCALL(time,            TRAP_TIME, sys_time)
 SYSCALL(nanosleep,       TRAP_TIME, sys_nanosleep)
 SYSCALL(clock_nanosleep, TRAP_TIME, sys_clock_nanosleep)
+/* CPU time as the simulation charged it: deterministic */
+SYSCALL(getrusage,       TRAP_TIME, sys_getrusage)
+SYSCALL(times,           TRAP_TIME, sys_times)
 /* timerfds are timers of simulated time, made and kept by us */
 SYSCALL(timerfd_create,  TRAP_TIME, sys_timerfd_create)
 SYSCALL(timerfd_settime, TRAP_FD,   sys_timerfd_settime)

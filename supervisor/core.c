@@ -226,11 +226,19 @@ void task_wake(struct task *t) { sim_waitq_wake(t->wake); }
 #define SPIN_FIRST_NS 1000     /* 1 µs */
 #define SPIN_MAX_NS 1000000    /* 1 ms */
 
+/* A busy poll: simulated time passes, and it is CPU time of the task. */
 static void charge_for(struct task *t, int64_t ns)
 {
-    int64_t until = sim_now_ns() + ns;
+    int64_t from = sim_now_ns(), until = from + ns;
     while (sim_now_ns() < until && task_block(t, until))
         ;
+    task_add_cpu(t, sim_now_ns() - from);
+}
+
+void task_add_cpu(struct task *t, int64_t ns)
+{
+    t->cpu_time_ns += ns;
+    t->proc->cpu_time_ns += ns;
 }
 
 void task_charge_spin(struct task *t)
@@ -333,6 +341,8 @@ static void task_finish(struct supervisor *s, struct task *t)
         p->vfork_parent = NULL;
     }
     signal_proc_ended(p);
+    if (p->parent)
+        p->parent->children_cpu_ns += p->cpu_time_ns + p->children_cpu_ns;
     if (p->parent) {
         proc_wake_all(p->parent);
         /* The wake-ups let other actors run: the parent may be gone. */
@@ -515,6 +525,7 @@ static void task_main(void *arg)
         int64_t before_cpu = sim_now_ns();
         t->cpu_burst_ns = cpu_charge(s, t);
         int64_t start = sim_now_ns();
+        task_add_cpu(t, start - before_cpu);
         struct sysret r = dispatch(s, t);
         if (t->sig_interrupt)
             r = signal_adjust_result(s, t, r);

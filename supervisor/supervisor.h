@@ -161,6 +161,8 @@ struct proc {
     bool exiting;              /* its exit_group was let through */
     bool dead;
     int exit_code;             /* from exit_group, -1 unknown */
+    int64_t cpu_time_ns;       /* of its tasks, the dead ones too */
+    int64_t children_cpu_ns;   /* of its ended descendants (RUSAGE_CHILDREN) */
     /* ITIMER_REAL (alarm, setitimer) in simulated time (signal.c) */
     int64_t itimer_at;         /* next expiration, -1 disarmed */
     int64_t itimer_interval_ns;
@@ -190,6 +192,7 @@ struct task {
     uint64_t ctid;         /* CLONE_CHILD_CLEARTID address: cleared and woken at exit */
     struct sim_waitq *wake;/* every simulated wait of this task happens here */
     void *backend_data;    /* owned by the backend, freed with the task */
+    int64_t cpu_time_ns;   /* its CPU time as it reads it: simulated executions and busy polls */
     bool parked;           /* its actor waits in task_block */
     int sig_interrupt;     /* a signal for it came while parked: SIGINTR_* */
     bool sigwaiting;       /* in sigsuspend/sigtimedwait: sigwait_mask ends it */
@@ -239,6 +242,8 @@ void task_wake(struct task *t);
  * doubling while the task keeps spinning (so a busy loop on readiness
  * lets time pass), reset when it really waits (task_waited). */
 void task_charge_spin(struct task *t);
+/* ns of simulated time the task computed (CPU clocks, getrusage, times). */
+void task_add_cpu(struct task *t, int64_t ns);
 void task_waited(struct task *t);
 /* A poll that returned at once: with ready events a flat 1 µs (and the
  * back-off starts over), with none a busy poll (task_charge_spin). */

@@ -81,6 +81,7 @@ static const struct decoder decoders[] = {
     {__NR_tgkill, "ddd"},           {__NR_alarm, "u"},
     {__NR_setitimer, "dpp"},        {__NR_getitimer, "dp"},
     {__NR_rt_sigsuspend, "pu"},     {__NR_rt_sigtimedwait, "pppu"},
+    {__NR_getrusage, "dp"},         {__NR_times, "p"},
 };
 
 static const char *decoder_for(int nr)

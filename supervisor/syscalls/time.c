@@ -1,6 +1,12 @@
 /* Clocks and sleeps: virtual time is SimGrid's clock, realtime clocks add
- * the epoch.  Per-process/thread CPU clocks stay native. */
+ * the epoch.  The caller's own CPU clocks, getrusage and times show the
+ * CPU time the simulation charged (task_add_cpu): the simulated duration
+ * of its executions (--cpu-model=measured) and of its busy polls.  Other
+ * tasks' CPU clocks (negative ids) stay native. */
 #include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/times.h>
 #include <sys/timerfd.h>
 #include <time.h>
 
@@ -11,7 +17,7 @@
 
 #define NSEC 1000000000LL
 
-enum clock_kind { CK_REAL, CK_MONO, CK_NATIVE, CK_INVALID };
+enum clock_kind { CK_REAL, CK_MONO, CK_PROC_CPU, CK_THREAD_CPU, CK_NATIVE, CK_INVALID };
 
 static enum clock_kind clock_kind(uint64_t arg)
 {
@@ -29,8 +35,9 @@ static enum clock_kind clock_kind(uint64_t arg)
     case CLOCK_BOOTTIME_ALARM:
         return CK_MONO;
     case CLOCK_PROCESS_CPUTIME_ID:
+        return CK_PROC_CPU;
     case CLOCK_THREAD_CPUTIME_ID:
-        return CK_NATIVE;
+        return CK_THREAD_CPU;
     default:
         /* Negative ids encode CPU clocks of other tasks and dynamic (fd)
          * clocks: the kernel validates them. */
@@ -71,7 +78,8 @@ struct sysret sys_clock_gettime(struct supervisor *s, struct task *t)
     if (k == CK_INVALID)
         return SYSRET_ERRNO(EINVAL);
     clock_read(s, t);
-    if (mem_write_timespec(t, t->req.args[1], clock_now(s, k)) < 0)
+    int64_t v = k == CK_PROC_CPU ? t->proc->cpu_time_ns : k == CK_THREAD_CPU ? t->cpu_time_ns : clock_now(s, k);
+    if (mem_write_timespec(t, t->req.args[1], v) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
 }
@@ -147,9 +155,9 @@ struct sysret sys_nanosleep(struct supervisor *s, struct task *t)
 struct sysret sys_clock_nanosleep(struct supervisor *s, struct task *t)
 {
     enum clock_kind k = clock_kind(t->req.args[0]);
-    if ((int32_t)t->req.args[0] == CLOCK_THREAD_CPUTIME_ID || k == CK_INVALID)
+    if (k == CK_THREAD_CPU || k == CK_INVALID)
         return SYSRET_ERRNO(EINVAL);
-    if (k == CK_NATIVE)
+    if (k == CK_NATIVE || k == CK_PROC_CPU)
         return SYSRET_CONTINUE;
     int64_t v = mem_read_timespec(t, t->req.args[2]);
     if (v < 0)
@@ -247,4 +255,37 @@ struct sysret sys_timerfd_gettime(struct supervisor *s, struct task *t)
     if (mem_write(t, t->req.args[1], &cur, sizeof cur) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
+}
+
+/* getrusage: the CPU time we charged as user time; the rest (memory, page
+ * faults, context switches) is the machine's, not the simulation's, and
+ * differs from run to run: zero. */
+struct sysret sys_getrusage(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int who = (int)t->req.args[0];
+    int64_t ns;
+    switch (who) {
+    case RUSAGE_SELF: ns = t->proc->cpu_time_ns; break;
+    case RUSAGE_THREAD: ns = t->cpu_time_ns; break;
+    case RUSAGE_CHILDREN: ns = t->proc->children_cpu_ns; break;
+    default: return SYSRET_ERRNO(EINVAL);
+    }
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    ru.ru_utime = (struct timeval){ns / NSEC, (ns % NSEC) / 1000};
+    return mem_write(t, t->req.args[1], &ru, sizeof ru) < 0 ? SYSRET_ERRNO(EFAULT) : SYSRET_VALUE(0);
+}
+
+/* times: CPU times in clock ticks, and simulated time since the start in
+ * ticks where Linux counts from boot. */
+struct sysret sys_times(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    const int64_t tick = NSEC / 100; /* USER_HZ */
+    struct tms tm = {.tms_utime = (clock_t)(t->proc->cpu_time_ns / tick),
+                     .tms_cutime = (clock_t)(t->proc->children_cpu_ns / tick)};
+    if (t->req.args[0] && mem_write(t, t->req.args[0], &tm, sizeof tm) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(sim_now_ns() / tick);
 }
