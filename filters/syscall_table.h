@@ -108,6 +108,11 @@ SYSCALL(rt_sigtimedwait, TRAP_PROC, sys_rt_sigtimedwait)
 SYSCALL(alarm,           TRAP_TIME, sys_alarm)
 SYSCALL(setitimer,       TRAP_TIME, sys_setitimer)
 SYSCALL(getitimer,       TRAP_TIME, sys_getitimer)
+SYSCALL(timer_create,    TRAP_TIME, sys_timer_create)
+SYSCALL(timer_settime,   TRAP_TIME, sys_timer_settime)
+SYSCALL(timer_gettime,   TRAP_TIME, sys_timer_gettime)
+SYSCALL(timer_getoverrun,TRAP_TIME, sys_timer_getoverrun)
+SYSCALL(timer_delete,    TRAP_TIME, sys_timer_delete)
 /* threads: waits follow simulated time (pthread mutexes, condvars, joins) */
 SYSCALL(futex,           TRAP_PROC, sys_futex)
 /* Every runtime (glibc ld.so, static glibc, musl, Go) sets its TLS with

@@ -519,6 +519,7 @@ static void task_main(void *arg)
             vdso_patch(s, t);
             random_patch_at_random(t);
             fdtable_exec(t);
+            signal_exec(p);
             p->exec_pending = false;
         }
         t->dispatched_id = t->req.id;
@@ -591,6 +592,7 @@ void core_free(struct supervisor *s)
                 close(p->pidfd);
             if (p->itimer_q)
                 sim_waitq_free(p->itimer_q);
+            signal_exec(p); /* frees its timers */
             free(p);
         }
         int fds[] = {g->init_pidfd, g->status_fd, g->listener};

@@ -87,6 +87,7 @@ extern const struct backend_ops ptrace_backend;
 
 struct sock;
 struct usock;
+struct ptimer;
 struct vhost {
     sim_host sh;
     const char *name;
@@ -167,6 +168,8 @@ struct proc {
     int64_t itimer_at;         /* next expiration, -1 disarmed */
     int64_t itimer_interval_ns;
     struct sim_waitq *itimer_q;/* its timer actor waits here, NULL: none yet */
+    struct ptimer *timers;     /* timer_create timers (signal.c) */
+    int next_timer_id;
 };
 
 struct task {
@@ -253,6 +256,8 @@ void proc_wake_all(struct proc *p);
  * a parked task of p.  p ended: its timer stops. */
 void signal_child_exited(struct supervisor *s, struct proc *p);
 void signal_proc_ended(struct proc *p);
+/* p's image was replaced: its timer_create timers are gone. */
+void signal_exec(struct proc *p);
 /* The result of t's call once a signal interrupted it (EINTR, or
  * ERESTARTSYS for the kernel to restart it as Linux would). */
 struct sysret signal_adjust_result(struct supervisor *s, struct task *t, struct sysret r);

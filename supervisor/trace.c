@@ -82,6 +82,8 @@ static const struct decoder decoders[] = {
     {__NR_setitimer, "dpp"},        {__NR_getitimer, "dp"},
     {__NR_rt_sigsuspend, "pu"},     {__NR_rt_sigtimedwait, "pppu"},
     {__NR_getrusage, "dp"},         {__NR_times, "p"},
+    {__NR_timer_create, "cpp"},     {__NR_timer_settime, "dxpp"},
+    {__NR_timer_gettime, "dp"},     {__NR_timer_delete, "d"},
 };
 
 static const char *decoder_for(int nr)

@@ -3,16 +3,18 @@
  * simulated time) should be interrupted.  So signals between tasks are
  * sent by us, to a thread we choose, and that thread's call ends as Linux
  * would end it: ERESTARTSYS (restarted after the handler with SA_RESTART,
- * EINTR without), EINTR for sleeps and polls.  alarm and setitimer
- * (ITIMER_REAL) run on simulated time; pause, sigsuspend and sigtimedwait
- * wait in simulated time. */
+ * EINTR without), EINTR for sleeps and polls.  alarm, setitimer
+ * (ITIMER_REAL) and timer_create timers run on simulated time; pause,
+ * sigsuspend and sigtimedwait wait in simulated time. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../mem.h"
@@ -304,44 +306,123 @@ struct sysret signal_adjust_result(struct supervisor *s, struct task *t, struct 
     return r;
 }
 
-/* --- ITIMER_REAL in simulated time --- */
+/* --- timers of simulated time: ITIMER_REAL and timer_create --- */
 
-/* One actor per process that ever armed its timer (a daemon: it does not
- * keep the simulation going). */
+#define TIMER_ID_BASE 0x1000 /* ours; the kernel's (CPU-clock timers) are small */
+
+struct ptimer {
+    int id;
+    clockid_t clock;
+    int64_t at, interval;      /* simulated ns; at -1: disarmed */
+    int notify, signo;         /* SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID */
+    pid_t tid;                 /* SIGEV_THREAD_ID: the thread (supervisor's view) */
+    union sigval value;
+    struct ptimer *next;
+};
+
+static void free_timers(struct proc *p)
+{
+    for (struct ptimer *pt = p->timers, *next; pt; pt = next) {
+        next = pt->next;
+        free(pt);
+    }
+    p->timers = NULL;
+}
+
+void signal_exec(struct proc *p) { free_timers(p); }
+
+/* A timer_create timer fires: its signal carries SI_TIMER, the timer id
+ * and the value, as the kernel's would (glibc's SIGEV_THREAD helper reads
+ * them). */
+static void fire_ptimer(struct supervisor *s, struct proc *p, struct ptimer *pt)
+{
+    if (pt->notify == SIGEV_NONE)
+        return;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = pt->signo;
+    info.si_code = SI_TIMER;
+    info.si_value = pt->value;
+    info._sifields._timer.si_tid = pt->id;
+    struct task *target = NULL;
+    if (pt->notify == SIGEV_THREAD_ID) {
+        for (struct task *t = p->tasks; t; t = t->next_in_proc)
+            if (t->tid == pt->tid && !t->dead)
+                target = t;
+        if (!target)
+            return;
+    } else {
+        target = parked_taker(p, pt->signo);
+    }
+    struct sigstate st;
+    bool taken = target && read_sigstate(target, &st) && takes(target, pt->signo, &st);
+    long r = target ? syscall(SYS_rt_tgsigqueueinfo, p->pid, target->tid, pt->signo, &info)
+                    : syscall(SYS_rt_sigqueueinfo, p->pid, pt->signo, &info);
+    if (r < 0)
+        return;
+    if (taken)
+        interrupt(target, target->sigwaiting ? SIGINTR_EINTR : SIGINTR_RESTART);
+    else if (fatal_for(p, pt->signo))
+        await_death(s, p);
+}
+
+/* One actor per process that ever armed a timer (a daemon: it does not
+ * keep the simulation going): it sleeps until the earliest expiration. */
 static void itimer_main(void *arg)
 {
     struct proc *p = arg;
     struct supervisor *s = p->tasks ? p->tasks->sup : NULL;
     while (!p->dead) {
-        int64_t at = p->itimer_at;
-        if (at >= 0 && sim_now_ns() >= at) {
+        int64_t now = sim_now_ns(), next = p->itimer_at;
+        if (p->itimer_at >= 0 && now >= p->itimer_at) {
+            int64_t at = p->itimer_at;
             p->itimer_at = p->itimer_interval_ns > 0 ? at + p->itimer_interval_ns : -1;
             if (s)
                 send_to_proc(s, p, SIGALRM);
-            continue;
+            continue; /* a simcall ran: look again */
         }
-        sim_waitq_wait_until(p->itimer_q, at);
+        bool fired = false;
+        for (struct ptimer *pt = p->timers; pt; pt = pt->next) {
+            if (pt->at >= 0 && now >= pt->at) {
+                int64_t at = pt->at;
+                pt->at = pt->interval > 0 ? at + pt->interval : -1;
+                if (s)
+                    fire_ptimer(s, p, pt);
+                fired = true;
+                break; /* the list may have changed meanwhile */
+            }
+            if (pt->at >= 0 && (next < 0 || pt->at < next))
+                next = pt->at;
+        }
+        if (!fired)
+            sim_waitq_wait_until(p->itimer_q, next);
     }
 }
 
 void signal_proc_ended(struct proc *p)
 {
+    free_timers(p);
     if (p->itimer_q)
         sim_waitq_wake(p->itimer_q);
+}
+
+/* Something armed: start the actor, or wake it to take the new deadline. */
+static void timers_changed(struct proc *p)
+{
+    if (!p->itimer_q) {
+        p->itimer_q = sim_waitq_new();
+        sim_daemonize(sim_spawn("itimer", p->g->host->sh, itimer_main, p));
+        return;
+    }
+    sim_waitq_wake(p->itimer_q);
 }
 
 static void itimer_arm(struct proc *p, int64_t at, int64_t interval)
 {
     p->itimer_at = at;
     p->itimer_interval_ns = interval;
-    if (!p->itimer_q) {
-        if (at < 0)
-            return;
-        p->itimer_q = sim_waitq_new();
-        sim_daemonize(sim_spawn("itimer", p->g->host->sh, itimer_main, p));
-        return;
-    }
-    sim_waitq_wake(p->itimer_q); /* it takes the new deadline */
+    if (at >= 0 || p->itimer_q)
+        timers_changed(p);
 }
 
 static int64_t itimer_left(const struct proc *p)
@@ -480,4 +561,145 @@ struct sysret sys_rt_sigtimedwait(struct supervisor *s, struct task *t)
     if (got || how)
         return SYSRET_CONTINUE; /* pending now: the kernel returns it at once */
     return SYSRET_ERRNO(EAGAIN);
+}
+
+/* --- timer_create and friends --- */
+
+static struct ptimer *find_ptimer(struct proc *p, int id)
+{
+    for (struct ptimer *pt = p->timers; pt; pt = pt->next)
+        if (pt->id == id)
+            return pt;
+    return NULL;
+}
+
+/* timer_create(clock, sevp, timerid) on the virtual clocks; CPU-time
+ * clocks stay the kernel's. */
+struct sysret sys_timer_create(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    clockid_t clock = (clockid_t)t->req.args[0];
+    if (clock == CLOCK_PROCESS_CPUTIME_ID || clock == CLOCK_THREAD_CPUTIME_ID || clock < 0)
+        return SYSRET_CONTINUE;
+    if (clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM)
+        return SYSRET_ERRNO(EPERM); /* CAP_WAKE_ALARM: no target has it */
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI)
+        return SYSRET_ERRNO(EINVAL);
+    struct ptimer pt = {.clock = clock, .at = -1, .notify = SIGEV_SIGNAL, .signo = SIGALRM};
+    if (t->req.args[1]) {
+        struct sigevent ev;
+        if (mem_read(t, t->req.args[1], &ev, sizeof ev) < 0)
+            return SYSRET_ERRNO(EFAULT);
+        pt.notify = ev.sigev_notify;
+        pt.signo = ev.sigev_signo;
+        pt.value = ev.sigev_value;
+        if (pt.notify != SIGEV_NONE && pt.notify != SIGEV_SIGNAL && pt.notify != SIGEV_THREAD_ID)
+            return SYSRET_ERRNO(EINVAL);
+        if (pt.notify != SIGEV_NONE && (pt.signo <= 0 || pt.signo > 64))
+            return SYSRET_ERRNO(EINVAL);
+        if (pt.notify == SIGEV_THREAD_ID) {
+            struct task *th = NULL;
+            for (struct task *x = t->proc->tasks; x; x = x->next_in_proc)
+                if (x->ns_tid == ev._sigev_un._tid && !x->dead)
+                    th = x;
+            if (!th)
+                return SYSRET_ERRNO(EINVAL);
+            pt.tid = th->tid;
+        }
+    }
+    struct proc *p = t->proc;
+    pt.id = TIMER_ID_BASE + p->next_timer_id++;
+    if (!t->req.args[1])
+        pt.value.sival_int = pt.id;
+    int32_t id = pt.id;
+    if (mem_write(t, t->req.args[2], &id, sizeof id) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    struct ptimer *n = malloc(sizeof *n);
+    if (!n)
+        return SYSRET_ERRNO(ENOMEM);
+    *n = pt;
+    n->next = p->timers;
+    p->timers = n;
+    return SYSRET_VALUE(0);
+}
+
+static void ptimer_value(const struct ptimer *pt, struct itimerspec *v)
+{
+    int64_t left = pt->at < 0 ? 0 : pt->at - sim_now_ns();
+    if (left < 0)
+        left = 0;
+    v->it_value = (struct timespec){left / NSEC, left % NSEC};
+    v->it_interval = (struct timespec){pt->interval / NSEC, pt->interval % NSEC};
+}
+
+static bool ts_valid(const struct timespec *ts) { return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < NSEC; }
+
+struct sysret sys_timer_settime(struct supervisor *s, struct task *t)
+{
+    int id = (int)t->req.args[0], flags = (int)t->req.args[1];
+    struct ptimer *pt = id >= TIMER_ID_BASE ? find_ptimer(t->proc, id) : NULL;
+    if (!pt)
+        return id >= TIMER_ID_BASE ? SYSRET_ERRNO(EINVAL) : SYSRET_CONTINUE;
+    struct itimerspec nv, old;
+    if (mem_read(t, t->req.args[2], &nv, sizeof nv) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    if (!ts_valid(&nv.it_value) || !ts_valid(&nv.it_interval))
+        return SYSRET_ERRNO(EINVAL);
+    ptimer_value(pt, &old);
+    if (t->req.args[3] && mem_write(t, t->req.args[3], &old, sizeof old) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    int64_t value = nv.it_value.tv_sec * NSEC + nv.it_value.tv_nsec;
+    int64_t interval = nv.it_interval.tv_sec * NSEC + nv.it_interval.tv_nsec;
+    if (!value) {
+        pt->at = -1;
+    } else if (flags & TIMER_ABSTIME) {
+        /* Absolute on its clock: realtime clocks count from the epoch. */
+        int64_t at = pt->clock == CLOCK_REALTIME || pt->clock == CLOCK_TAI ? value - s->opt->epoch * NSEC : value;
+        pt->at = at < sim_now_ns() ? sim_now_ns() : at;
+    } else {
+        pt->at = sim_now_ns() + value;
+    }
+    pt->interval = pt->at >= 0 ? interval : 0;
+    timers_changed(t->proc);
+    return SYSRET_VALUE(0);
+}
+
+struct sysret sys_timer_gettime(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int id = (int)t->req.args[0];
+    struct ptimer *pt = id >= TIMER_ID_BASE ? find_ptimer(t->proc, id) : NULL;
+    if (!pt)
+        return id >= TIMER_ID_BASE ? SYSRET_ERRNO(EINVAL) : SYSRET_CONTINUE;
+    struct itimerspec v;
+    ptimer_value(pt, &v);
+    return mem_write(t, t->req.args[1], &v, sizeof v) < 0 ? SYSRET_ERRNO(EFAULT) : SYSRET_VALUE(0);
+}
+
+/* Overruns are not counted: a signal is sent at each expiration (a
+ * standard signal still pending merges with it, as in Linux). */
+struct sysret sys_timer_getoverrun(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int id = (int)t->req.args[0];
+    if (id < TIMER_ID_BASE)
+        return SYSRET_CONTINUE;
+    return find_ptimer(t->proc, id) ? SYSRET_VALUE(0) : SYSRET_ERRNO(EINVAL);
+}
+
+struct sysret sys_timer_delete(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int id = (int)t->req.args[0];
+    if (id < TIMER_ID_BASE)
+        return SYSRET_CONTINUE;
+    for (struct ptimer **pp = &t->proc->timers; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            struct ptimer *dead = *pp;
+            *pp = dead->next;
+            free(dead);
+            return SYSRET_VALUE(0);
+        }
+    }
+    return SYSRET_ERRNO(EINVAL);
 }

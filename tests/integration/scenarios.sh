@@ -185,6 +185,30 @@ python_multiprocessing)
   grep -q 'sleep(10) took 10.000 s' "$tmp/o1/hosts/alice/python3.1.stdout" || fail "$(cat "$tmp/o1/hosts/alice/python3.1.stdout")"
   diff -r "$tmp/o1/hosts" "$tmp/o2/hosts" || fail "outputs differ between two runs"
   ok "multiprocessing pool, queue, socketpair, pipeline, signal: $(wc -l < "$tmp/o1/hosts/alice/python3.1.stdout") checks, twice identical" ;;
+cond_timedwait)
+  # Issue 4 acceptance 4: pthread_cond_timedwait with a 10 s timeout ends
+  # after exactly 10 s of simulated time (threads_check says exactly), in
+  # well under a second of wall time (generous bound here: shared CI).
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice "$BUILDDIR/tests/programs/threads_check" virtual; deploy_end "$tmp/d.xml"
+  t0=$(now); run "$P/one_host.xml" "$tmp/d.xml" || { cat "$tmp/out/hosts/alice/"*; fail "exit status $?"; }; t1=$(now)
+  grep -q 'ok: pthread_cond_timedwait on CLOCK_MONOTONIC, 10 s times out after 10000.000 ms' "$tmp/out/hosts/alice/threads_check.1.stdout" || fail "no exact 10 s wait"
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  awk -v w="$wall" 'BEGIN { exit !(w < 3) }' || fail "took $wall s of wall time"
+  ok "a 10 s pthread_cond_timedwait: exactly 10 s simulated, whole run $wall s of wall time" ;;
+shell_timeout)
+  # coreutils timeout (a timer_create timer, then a signal to the child) and
+  # a shell trap, in simulated time.
+  cat > "$tmp/t.sh" <<'EOS'
+date +%s.%N; timeout 1 sleep 5; echo rc=$?; date +%s.%N
+timeout -s INT 2 sh -c 'trap "echo got INT; exit 3" INT; sleep 10 & wait'; echo rc=$?; date +%s.%N
+EOS
+  chmod -R a+rX "$tmp"
+  deploy_begin "$tmp/d.xml"; deploy_actor "$tmp/d.xml" alice /bin/sh "$tmp/t.sh"; deploy_end "$tmp/d.xml"
+  run "$P/one_host.xml" "$tmp/d.xml" || fail "exit status $?"
+  exp=$(printf '946684800.000000000\nrc=124\n946684801.000000000\ngot INT\nrc=124\n946684803.000000000')
+  [ "$(cat "$tmp/out/hosts/alice/sh.1.stdout")" = "$exp" ] || fail "printed: $(cat "$tmp/out/hosts/alice/sh.1.stdout")"
+  ! grep -q watchdog "$tmp/err" || fail "the watchdog fired"
+  ok "timeout 1 sleep 5: 124 after exactly 1 s; SIGINT to a trapping shell after 2 s" ;;
 demo_deterministic)
   unset MALLOC_PERTURB_
   # The demo (iperf3 across the link) twice: identical outputs, stats and

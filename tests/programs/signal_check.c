@@ -2,7 +2,8 @@
  * a handler interrupts a blocked read (EINTR) or lets it restart
  * (SA_RESTART), sleeps and polls end with EINTR anyway, sigtimedwait
  * times out and receives, alarm/pause, a periodic setitimer, SIGCHLD
- * interrupting a poll, a default action killing a child.
+ * interrupting a poll, a default action killing a child, timer_create
+ * timers (signal, absolute, SIGEV_THREAD).
  *
  * Usage: signal_check [virtual]
  *
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,6 +252,79 @@ static void check_default_kill(void)
     expect_elapsed("SIGTERM ended a child in pause()", now_ns() - t0, 0);
 }
 
+static sem_t timer_sem;
+static union sigval timer_seen;
+static void on_timer_thread(union sigval v)
+{
+    timer_seen = v;
+    sem_post(&timer_sem);
+}
+
+/* timer_create: a signal carrying SI_TIMER and the value, an absolute
+ * REALTIME expiry, and glibc's SIGEV_THREAD (a helper thread waiting for
+ * the signal starts the callback). */
+static void check_posix_timers(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2, .sigev_value.sival_int = 42};
+    timer_t tm;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &tm) < 0)
+        fail("timer_create: %s", strerror(errno));
+    struct itimerspec its = {{0, 0}, {0, 150 * MS}}, cur;
+    int64_t t0 = now_ns();
+    if (timer_settime(tm, 0, &its, NULL) < 0)
+        fail("timer_settime: %s", strerror(errno));
+    siginfo_t info;
+    if (sigwaitinfo(&set, &info) != SIGUSR2 || info.si_code != SI_TIMER || info.si_value.sival_int != 42)
+        fail("timer signal: code %d value %d, expected SI_TIMER and 42", info.si_code, info.si_value.sival_int);
+    expect_elapsed("timer_create signal (SI_TIMER, value 42)", now_ns() - t0, 150 * MS);
+    if (timer_gettime(tm, &cur) < 0 || cur.it_value.tv_sec || cur.it_value.tv_nsec)
+        fail("a one-shot timer that fired should be disarmed");
+    /* absolute, on the realtime clock */
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    rt.tv_nsec += 100 * MS;
+    if (rt.tv_nsec >= NSEC) {
+        rt.tv_sec++;
+        rt.tv_nsec -= NSEC;
+    }
+    timer_t abs_tm;
+    ev.sigev_value.sival_int = 7;
+    if (timer_create(CLOCK_REALTIME, &ev, &abs_tm) < 0)
+        fail("timer_create(CLOCK_REALTIME): %s", strerror(errno));
+    its = (struct itimerspec){{0, 0}, rt};
+    t0 = now_ns();
+    if (timer_settime(abs_tm, TIMER_ABSTIME, &its, NULL) < 0)
+        fail("timer_settime(TIMER_ABSTIME): %s", strerror(errno));
+    if (sigwaitinfo(&set, &info) != SIGUSR2 || info.si_value.sival_int != 7)
+        fail("absolute timer signal: value %d", info.si_value.sival_int);
+    int64_t took = now_ns() - t0;
+    if (virt ? took != 100 * MS : took < 90 * MS)
+        fail("absolute timer after %" PRId64 " ns, expected 100 ms", took);
+    printf("ok: absolute CLOCK_REALTIME timer after %" PRId64 " ms\n", took / MS);
+    timer_delete(tm);
+    timer_delete(abs_tm);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+    sem_init(&timer_sem, 0, 0);
+    struct sigevent tev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_timer_thread,
+                           .sigev_value.sival_int = 99};
+    if (timer_create(CLOCK_MONOTONIC, &tev, &tm) < 0)
+        fail("timer_create(SIGEV_THREAD): %s", strerror(errno));
+    its = (struct itimerspec){{0, 0}, {0, 200 * MS}};
+    t0 = now_ns();
+    timer_settime(tm, 0, &its, NULL);
+    while (sem_wait(&timer_sem) < 0 && errno == EINTR)
+        ;
+    if (timer_seen.sival_int != 99)
+        fail("SIGEV_THREAD callback got %d, expected 99", timer_seen.sival_int);
+    expect_elapsed("SIGEV_THREAD callback", now_ns() - t0, 200 * MS);
+    timer_delete(tm);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual") != 0)) {
@@ -266,6 +341,7 @@ int main(int argc, char **argv)
     check_alarm();
     check_sigchld();
     check_default_kill();
+    check_posix_timers();
     printf("signal_check: all passed\n");
     return 0;
 }
