@@ -115,6 +115,10 @@ SYSCALL(timer_getoverrun,TRAP_TIME, sys_timer_getoverrun)
 SYSCALL(timer_delete,    TRAP_TIME, sys_timer_delete)
 /* threads: waits follow simulated time (pthread mutexes, condvars, joins) */
 SYSCALL(futex,           TRAP_PROC, sys_futex)
+/* glibc's first call in a new thread and in a fork child: trapping it parks
+ * the newcomer at once, so it does not run next to its creator (one task
+ * at a time) before we adopted it */
+SYSCALL(set_robust_list, TRAP_PROC, sys_set_robust_list)
 /* Every runtime (glibc ld.so, static glibc, musl, Go) sets its TLS with
  * arch_prctl before user code runs: the stop where a fresh image's vDSO
  * gets patched. */

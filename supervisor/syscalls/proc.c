@@ -205,3 +205,11 @@ struct sysret sys_waitid(struct supervisor *s, struct task *t)
     }
     return wait_for_child(t, want);
 }
+
+/* Only a stop (see the table): the kernel registers the list. */
+struct sysret sys_set_robust_list(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    (void)t;
+    return SYSRET_CONTINUE;
+}
