@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "file.h"
 
@@ -30,10 +31,52 @@ void chan_attach(struct chan *c, struct file *reader, struct file *writer)
     }
 }
 
+void passed_free(struct passed_fds *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n; i++) {
+        if (p->emu[i])
+            file_unref(p->emu[i]);
+        if (p->native[i] >= 0)
+            close(p->native[i]);
+    }
+    free(p);
+}
+
+void chan_add_rights(struct chan *c, struct passed_fds *fds)
+{
+    struct chan_rights *r = malloc(sizeof *r);
+    if (!r)
+        abort();
+    *r = (struct chan_rights){NULL, c->written, fds};
+    if (!c->rights_tail)
+        c->rights_tail = &c->rights;
+    *c->rights_tail = r;
+    c->rights_tail = &r->next;
+}
+
+struct chan_rights *chan_first_rights(const struct chan *c) { return c->rights; }
+
+struct passed_fds *chan_take_rights(struct chan *c)
+{
+    struct chan_rights *r = c->rights;
+    if (!r)
+        return NULL;
+    c->rights = r->next;
+    if (!c->rights)
+        c->rights_tail = &c->rights;
+    struct passed_fds *fds = r->fds;
+    free(r);
+    return fds;
+}
+
 static void chan_free(struct chan *c)
 {
     while (c->first)
         chan_drop_msg(c);
+    while (c->rights)
+        passed_free(chan_take_rights(c));
     free(c->ring);
     free(c);
 }
@@ -82,6 +125,7 @@ size_t chan_put(struct chan *c, const void *buf, size_t n)
     memcpy(c->ring + tail, buf, first);
     memcpy(c->ring, (const char *)buf + first, n - first);
     c->len += n;
+    c->written += n;
     return n;
 }
 
@@ -92,12 +136,8 @@ size_t chan_get(struct chan *c, void *buf, size_t n, bool peek)
     size_t first = n < c->cap - c->head ? n : c->cap - c->head;
     memcpy(buf, c->ring + c->head, first);
     memcpy((char *)buf + first, c->ring, n - first);
-    if (!peek) {
-        c->head = (c->head + n) % c->cap;
-        c->len -= n;
-        if (!c->len)
-            c->head = 0;
-    }
+    if (!peek)
+        chan_skip(c, n);
     return n;
 }
 
@@ -107,6 +147,7 @@ void chan_skip(struct chan *c, size_t n)
         n = c->len;
     c->head = (c->head + n) % c->cap;
     c->len -= n;
+    c->consumed += n;
     if (!c->len)
         c->head = 0;
 }
@@ -121,6 +162,7 @@ int chan_put_msg(struct chan *c, const void *buf, size_t n, const struct sockadd
     if (!m)
         return -ENOMEM;
     m->next = NULL;
+    m->rights = NULL;
     m->len = n;
     memcpy(m->data, buf, n);
     memset(&m->from, 0, sizeof m->from);
@@ -147,6 +189,7 @@ void chan_drop_msg(struct chan *c)
     if (!c->first)
         c->last = NULL;
     c->len -= m->len;
+    passed_free(m->rights);
     free(m);
 }
 

@@ -6,13 +6,33 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 struct file;
 
+/* Descriptors passed with SCM_RIGHTS, travelling with the data they were
+ * sent with: files of ours (referenced) or copies of the sender's native
+ * ones (pidfd_getfd), -1 where the other is used. */
+#define PASSED_MAX 253 /* SCM_MAX_FD */
+struct passed_fds {
+    int n;
+    struct file *emu[PASSED_MAX];
+    int native[PASSED_MAX];
+};
+void passed_free(struct passed_fds *p);
+
+/* Rights on a byte stream: they come with the byte at stream offset at. */
+struct chan_rights {
+    struct chan_rights *next;
+    uint64_t at;
+    struct passed_fds *fds;
+};
+
 struct chan_msg {
     struct chan_msg *next;
+    struct passed_fds *rights; /* owned, NULL: none */
     size_t len;
     struct sockaddr_un from;   /* sender's name (AF_UNIX datagrams) */
     socklen_t fromlen;
@@ -25,6 +45,8 @@ struct chan {
     char *ring;                /* byte stream: ring buffer of cap bytes */
     size_t head;
     struct chan_msg *first, *last;
+    uint64_t written, consumed;/* byte stream: offsets of the tail and the head */
+    struct chan_rights *rights, **rights_tail; /* byte stream, oldest first */
     struct file *reader, *writer; /* open ends, NULL once closed */
     bool rd_shut, wr_shut;     /* shutdown(): no more reading / writing */
     int ends;                  /* ends attached; freed at 0 */
@@ -49,6 +71,11 @@ void chan_skip(struct chan *c, size_t n);
 /* Messages: append one (0, or -EAGAIN when it does not fit now); the
  * first message's length; take it (copying at most n bytes). */
 int chan_put_msg(struct chan *c, const void *buf, size_t n, const struct sockaddr_un *from, socklen_t fromlen);
+/* Byte stream: rights go with the next byte written (the channel owns
+ * them).  The first rights not taken yet, NULL: none; take them. */
+void chan_add_rights(struct chan *c, struct passed_fds *fds);
+struct chan_rights *chan_first_rights(const struct chan *c);
+struct passed_fds *chan_take_rights(struct chan *c);
 struct chan_msg *chan_first_msg(const struct chan *c);
 void chan_drop_msg(struct chan *c);
 /* Readiness changed: wake both ends' waiters. */

@@ -77,6 +77,10 @@ struct backend_ops {
      * 0 or -errno. */
     int (*install_placeholder)(struct supervisor *s, struct task *t, const struct placeholder *ph, int newfd,
                                bool cloexec);
+    /* Give t (stopped in a syscall) a copy of our descriptor localfd at its
+     * lowest free fd, as receiving it over a socket would.  The fd or
+     * -errno; NULL when the backend cannot (ptrace). */
+    int (*install_native)(struct supervisor *s, struct task *t, int localfd, bool cloexec);
     /* Collect what dying tasks leave for us outside any wait (ptrace: exit
      * reports, without which their parents could not reap them); NULL when
      * there is nothing to collect. */

@@ -190,6 +190,18 @@ static int unotify_install_placeholder(struct supervisor *s, struct task *t, con
     return r;
 }
 
+static int unotify_install_native(struct supervisor *s, struct task *t, int localfd, bool cloexec)
+{
+    (void)s;
+    struct seccomp_notif_addfd a = {
+        .id = t->req.id,
+        .srcfd = (uint32_t)localfd,
+        .newfd_flags = cloexec ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(t->proc->g->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    return r < 0 ? -errno : r;
+}
+
 /* Take the listener out of the target (see launch.c). */
 static int unotify_attach(struct supervisor *s, struct group *g, pid_t target, int listener_nr, char *err,
                           size_t errlen)
@@ -224,4 +236,5 @@ const struct backend_ops unotify_backend = {
     .reply = unotify_reply,
     .pending_valid = unotify_pending_valid,
     .install_placeholder = unotify_install_placeholder,
+    .install_native = unotify_install_native,
 };

@@ -6,7 +6,10 @@
  * only, path names also in the real filesystem (bind makes the socket
  * file, as Linux does, so unlink/stat/EADDRINUSE behave), matched by
  * inode.  Data moves at once: tasks of one host share no simulated link.
- * Ancillary data (SCM_RIGHTS, SCM_CREDENTIALS) is not carried. */
+ * Descriptors passed with SCM_RIGHTS travel with the data: files of ours
+ * by reference, native ones as our copy (pidfd_getfd) installed in the
+ * receiver (unotify's ADDFD; the ptrace backend cannot).  SCM_CREDENTIALS
+ * is accepted and not carried. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -690,20 +693,26 @@ static struct usock *dgram_dest(struct task *t, struct usock *u, int *err)
     return lookup(u->host, t, &u->peer, u->peerlen, SOCK_DGRAM, err);
 }
 
+/* rights: passed descriptors, ours to give or free. */
 static struct sysret send_dgram(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
-                                const struct sockaddr_un *to, socklen_t tolen)
+                                const struct sockaddr_un *to, socklen_t tolen, struct passed_fds *rights)
 {
     struct usock *u = us_of(f);
     size_t total = iov_total(iov, niov);
-    if (u->shut_wr)
+    if (u->shut_wr) {
+        passed_free(rights);
         return send_error(t, flags, EPIPE, 0);
-    if (total > (size_t)u->sndbuf - 32)
+    }
+    if (total > (size_t)u->sndbuf - 32) {
+        passed_free(rights);
         return SYSRET_ERRNO(EMSGSIZE);
+    }
     char *buf = malloc(total ? total : 1);
     if (!buf)
         abort();
     if (iov_copy(t, iov, niov, 0, buf, total, false) < 0) {
         free(buf);
+        passed_free(rights);
         return SYSRET_ERRNO(EFAULT);
     }
     int64_t deadline = deadline_after(u->sndtimeo_ns);
@@ -716,6 +725,8 @@ static struct sysret send_dgram(struct task *t, struct file *f, const struct iov
             break;
         }
         if (chan_put_msg(d->in, buf, total, u->namelen ? &u->name : NULL, u->namelen) == 0) {
+            d->in->last->rights = rights;
+            rights = NULL;
             chan_notify(d->in);
             r = SYSRET_VALUE(total);
             break;
@@ -736,10 +747,24 @@ static struct sysret send_dgram(struct task *t, struct file *f, const struct iov
         }
     }
     free(buf);
+    passed_free(rights); /* not sent */
     return r;
 }
 
-static struct sysret send_stream(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags)
+static struct sysret send_stream_locked(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
+                                        struct passed_fds **rights);
+
+static struct sysret send_stream(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
+                                 struct passed_fds *rights)
+{
+    struct sysret r = send_stream_locked(t, f, iov, niov, flags, &rights);
+    passed_free(rights); /* what was not sent */
+    return r;
+}
+
+/* *rights go with the first byte sent (and *rights becomes NULL). */
+static struct sysret send_stream_locked(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
+                                        struct passed_fds **rights)
 {
     struct usock *u = us_of(f);
     size_t total = iov_total(iov, niov), done = 0;
@@ -766,10 +791,15 @@ static struct sysret send_stream(struct task *t, struct file *f, const struct io
                 free(buf);
                 return done ? SYSRET_VALUE(done) : SYSRET_ERRNO(EFAULT);
             }
-            if (packets)
+            if (packets) {
                 chan_put_msg(c, buf, n, NULL, 0);
-            else
+                c->last->rights = *rights;
+            } else {
+                if (*rights)
+                    chan_add_rights(c, *rights);
                 chan_put(c, buf, n);
+            }
+            *rights = NULL;
             free(buf);
             done += n;
             chan_notify(c);
@@ -789,10 +819,23 @@ static struct sysret send_stream(struct task *t, struct file *f, const struct io
     }
 }
 
+/* A recvmsg's control buffer: where passed descriptors go. */
+struct recv_ctl {
+    struct supervisor *s;
+    uint64_t addr;
+    size_t len;
+    bool cloexec;
+    size_t used;    /* bytes of control written */
+    int *msg_flags; /* MSG_CTRUNC */
+};
+
+static void deliver_rights(struct task *t, struct passed_fds *p, struct recv_ctl *ctl);
+
 /* Receive into iov; from/fromlen: where the sender's name goes (0: not
- * wanted); *msg_flags gets MSG_TRUNC. */
+ * wanted); *msg_flags gets MSG_TRUNC; ctl: recvmsg's control buffer (NULL:
+ * passed descriptors are dropped, as Linux closes them). */
 static struct sysret recv_any(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
-                              uint64_t from, uint64_t fromlen, int *msg_flags)
+                              uint64_t from, uint64_t fromlen, int *msg_flags, struct recv_ctl *ctl)
 {
     struct usock *u = us_of(f);
     if (u->state == US_LISTENING || (u->type != SOCK_DGRAM && u->state != US_CONNECTED))
@@ -807,6 +850,15 @@ static struct sysret recv_any(struct task *t, struct file *f, const struct iovec
             size_t avail = m ? m->len : c->len, n = total - got < avail ? total - got : avail;
             if (n > IO_STEP && !m)
                 n = IO_STEP;
+            /* Byte stream: passed descriptors come with the byte they were
+             * sent with; a read stops before the next ones. */
+            struct chan_rights *r = m || peek ? NULL : chan_first_rights(c);
+            bool with_rights = r && r->at <= c->consumed;
+            if (with_rights && got)
+                return SYSRET_VALUE(got); /* their bytes start a new read */
+            struct chan_rights *next = with_rights ? r->next : r;
+            if (next && next->at - c->consumed < n)
+                n = next->at - c->consumed;
             char *buf = malloc(n ? n : 1);
             if (!buf)
                 abort();
@@ -827,16 +879,31 @@ static struct sysret recv_any(struct task *t, struct file *f, const struct iovec
                 if (whole > n && msg_flags)
                     *msg_flags |= MSG_TRUNC;
                 if (!peek) {
+                    struct passed_fds *p = m->rights;
+                    m->rights = NULL;
                     chan_drop_msg(c);
+                    if (p && ctl)
+                        deliver_rights(t, p, ctl);
+                    else
+                        passed_free(p);
                     chan_notify(c);
                 }
                 return SYSRET_VALUE((flags & MSG_TRUNC) ? whole : n);
             }
             if (!peek) {
                 chan_skip(c, n);
+                if (with_rights) {
+                    struct passed_fds *p = chan_take_rights(c);
+                    if (ctl)
+                        deliver_rights(t, p, ctl);
+                    else
+                        passed_free(p);
+                }
                 chan_notify(c);
             }
             got += n;
+            if (with_rights)
+                return SYSRET_VALUE(got); /* nothing glued after them */
             if (from && put_from(t, from, fromlen, &u->peer, u->peerlen) < 0)
                 return SYSRET_ERRNO(EFAULT);
             if (!waitall || got == total)
@@ -860,7 +927,7 @@ static struct sysret recv_any(struct task *t, struct file *f, const struct iovec
 }
 
 static struct sysret send_any(struct task *t, struct file *f, const struct iovec *iov, int niov, int flags,
-                              uint64_t to, uint64_t tolen)
+                              uint64_t to, uint64_t tolen, struct passed_fds *rights)
 {
     struct usock *u = us_of(f);
     if (u->type == SOCK_DGRAM) {
@@ -868,58 +935,170 @@ static struct sysret send_any(struct task *t, struct file *f, const struct iovec
         socklen_t alen = 0;
         if (to) {
             int r = get_name(t, to, tolen, &a, &alen);
-            if (r < 0)
+            if (r < 0) {
+                passed_free(rights);
                 return SYSRET_ERRNO(-r);
+            }
         }
-        return send_dgram(t, f, iov, niov, flags, to ? &a : NULL, alen);
+        return send_dgram(t, f, iov, niov, flags, to ? &a : NULL, alen, rights);
     }
-    if (to && u->state == US_CONNECTED)
+    if (to && u->state == US_CONNECTED) {
+        passed_free(rights);
         return SYSRET_ERRNO(EISCONN);
-    return send_stream(t, f, iov, niov, flags);
+    }
+    return send_stream(t, f, iov, niov, flags, rights);
 }
 
 struct sysret usock_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool sending)
 {
-    return sending ? send_any(t, f, iov, niov, 0, 0, 0) : recv_any(t, f, iov, niov, 0, 0, 0, NULL);
+    return sending ? send_any(t, f, iov, niov, 0, 0, 0, NULL) : recv_any(t, f, iov, niov, 0, 0, 0, NULL, NULL);
 }
 
 struct sysret usock_sendto(struct supervisor *s, struct task *t, struct file *f)
 {
     (void)s;
     struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
-    return send_any(t, f, &iov, 1, (int)t->req.args[3], t->req.args[4], t->req.args[4] ? t->req.args[5] : 0);
+    return send_any(t, f, &iov, 1, (int)t->req.args[3], t->req.args[4], t->req.args[4] ? t->req.args[5] : 0, NULL);
 }
 
 struct sysret usock_recvfrom(struct supervisor *s, struct task *t, struct file *f)
 {
     (void)s;
     struct iovec iov = IOV1(t->req.args[1], t->req.args[2]);
-    return recv_any(t, f, &iov, 1, (int)t->req.args[3], t->req.args[4], t->req.args[5], NULL);
+    return recv_any(t, f, &iov, 1, (int)t->req.args[3], t->req.args[4], t->req.args[5], NULL, NULL);
+}
+
+/* The SCM_RIGHTS of a sendmsg (SCM_CREDENTIALS is accepted, not carried).
+ * NULL with *err 0: none. */
+static struct passed_fds *read_rights(struct supervisor *s, struct task *t, const struct msghdr *m, int *err)
+{
+    *err = 0;
+    if (!m->msg_controllen)
+        return NULL;
+    if (m->msg_controllen > 65536) {
+        *err = ENOBUFS;
+        return NULL;
+    }
+    char *buf = malloc(m->msg_controllen);
+    if (!buf)
+        abort();
+    if (mem_read(t, (uint64_t)(uintptr_t)m->msg_control, buf, m->msg_controllen) < 0) {
+        free(buf);
+        *err = EFAULT;
+        return NULL;
+    }
+    struct msghdr local = {.msg_control = buf, .msg_controllen = m->msg_controllen};
+    struct passed_fds *p = NULL;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&local); c && !*err; c = CMSG_NXTHDR(&local, c)) {
+        if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > m->msg_controllen || c->cmsg_level != SOL_SOCKET) {
+            *err = EINVAL;
+            break;
+        }
+        if (c->cmsg_type == SCM_CREDENTIALS)
+            continue;
+        if (c->cmsg_type != SCM_RIGHTS) {
+            *err = EINVAL;
+            break;
+        }
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (!p && !(p = calloc(1, sizeof *p)))
+            abort();
+        if ((size_t)p->n + n > PASSED_MAX) {
+            *err = EINVAL;
+            break;
+        }
+        const int *fds = (const int *)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, fds + i, sizeof fd);
+            struct file *ef = fd_get(t, fd);
+            p->emu[p->n] = NULL;
+            p->native[p->n] = -1;
+            if (ef) {
+                file_ref(ef);
+                p->emu[p->n++] = ef;
+                continue;
+            }
+            if (!s->backend->install_native) {
+                log_msg("task %d: passing a native fd over AF_UNIX is not supported by the %s backend", t->tid,
+                        s->backend->name);
+                *err = EOPNOTSUPP;
+                break;
+            }
+            int local_fd = (int)syscall(SYS_pidfd_getfd, t->proc->pidfd, fd, 0);
+            if (local_fd < 0) {
+                *err = EBADF;
+                break;
+            }
+            p->native[p->n++] = local_fd;
+        }
+    }
+    free(buf);
+    if (*err) {
+        passed_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Install the passed descriptors in t, as many as its control buffer has
+ * room for (the rest are closed: MSG_CTRUNC), and write the SCM_RIGHTS
+ * message there.  Frees p. */
+static void deliver_rights(struct task *t, struct passed_fds *p, struct recv_ctl *ctl)
+{
+    size_t room = ctl->len > ctl->used ? ctl->len - ctl->used : 0;
+    int fit = room < CMSG_LEN(0) ? 0 : (int)((room - CMSG_LEN(0)) / sizeof(int));
+    int fds[PASSED_MAX], got = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (i >= fit) {
+            *ctl->msg_flags |= MSG_CTRUNC;
+            continue;
+        }
+        int fd;
+        if (p->emu[i]) {
+            fd = fd_install_new(ctl->s, t, p->emu[i], ctl->cloexec); /* takes the reference */
+            p->emu[i] = NULL;
+        } else {
+            fd = ctl->s->backend->install_native(ctl->s, t, p->native[i], ctl->cloexec);
+        }
+        if (fd < 0) {
+            *ctl->msg_flags |= MSG_CTRUNC;
+            continue;
+        }
+        fds[got++] = fd;
+    }
+    passed_free(p);
+    if (!got)
+        return;
+    struct cmsghdr h = {.cmsg_len = CMSG_LEN((size_t)got * sizeof(int)), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+    uint64_t at = ctl->addr + ctl->used;
+    if (mem_write(t, at, &h, sizeof h) < 0 || mem_write(t, at + CMSG_LEN(0), fds, (size_t)got * sizeof(int)) < 0)
+        return; /* the descriptors stay installed, as Linux on a fault */
+    size_t space = CMSG_SPACE((size_t)got * sizeof(int));
+    ctl->used += space < room ? space : room;
 }
 
 struct sysret usock_sendmsg(struct supervisor *s, struct task *t, struct file *f)
 {
-    (void)s;
     struct msghdr m;
     if (mem_read(t, t->req.args[1], &m, sizeof m) < 0)
         return SYSRET_ERRNO(EFAULT);
-    if (m.msg_controllen) {
-        log_msg("task %d: ancillary data on an AF_UNIX socket is not supported (file descriptors, credentials)",
-                t->tid);
-        return SYSRET_ERRNO(EOPNOTSUPP);
-    }
     struct iovec iov[IO_IOV_MAX];
     int r = iov_read(t, (uint64_t)(uintptr_t)m.msg_iov, m.msg_iovlen, iov);
     if (r < 0)
         return SYSRET_ERRNO(-r);
+    int err;
+    struct passed_fds *rights = read_rights(s, t, &m, &err);
+    if (err)
+        return SYSRET_ERRNO(err);
     return send_any(t, f, iov, (int)m.msg_iovlen, (int)t->req.args[2], (uint64_t)(uintptr_t)m.msg_name,
-                    m.msg_name ? m.msg_namelen : 0);
+                    m.msg_name ? m.msg_namelen : 0, rights);
 }
 
 struct sysret usock_recvmsg(struct supervisor *s, struct task *t, struct file *f)
 {
-    (void)s;
     uint64_t maddr = t->req.args[1];
+    int flags = (int)t->req.args[2];
     struct msghdr m;
     if (mem_read(t, maddr, &m, sizeof m) < 0)
         return SYSRET_ERRNO(EFAULT);
@@ -928,12 +1107,13 @@ struct sysret usock_recvmsg(struct supervisor *s, struct task *t, struct file *f
     if (r < 0)
         return SYSRET_ERRNO(-r);
     int msg_flags = 0;
+    struct recv_ctl ctl = {s, (uint64_t)(uintptr_t)m.msg_control, m.msg_control ? m.msg_controllen : 0,
+                           flags & MSG_CMSG_CLOEXEC, 0, &msg_flags};
     uint64_t namelen_addr = maddr + offsetof(struct msghdr, msg_namelen);
-    struct sysret ret = recv_any(t, f, iov, (int)m.msg_iovlen, (int)t->req.args[2], (uint64_t)(uintptr_t)m.msg_name,
-                                 m.msg_name ? namelen_addr : 0, &msg_flags);
+    struct sysret ret = recv_any(t, f, iov, (int)m.msg_iovlen, flags, (uint64_t)(uintptr_t)m.msg_name,
+                                 m.msg_name ? namelen_addr : 0, &msg_flags, &ctl);
     if (ret.kind == RET_VALUE) {
-        size_t zero = 0;
-        if (mem_write(t, maddr + offsetof(struct msghdr, msg_controllen), &zero, sizeof zero) < 0 ||
+        if (mem_write(t, maddr + offsetof(struct msghdr, msg_controllen), &ctl.used, sizeof ctl.used) < 0 ||
             mem_write(t, maddr + offsetof(struct msghdr, msg_flags), &msg_flags, sizeof msg_flags) < 0)
             return SYSRET_ERRNO(EFAULT);
     }

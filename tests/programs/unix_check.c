@@ -308,6 +308,94 @@ static void check_epoll_accept(void)
     wait_child(pid);
 }
 
+static int send_fds(int sock, const int *fds, int n, const char *data)
+{
+    char ctl[CMSG_SPACE(4 * sizeof(int))];
+    memset(ctl, 0, sizeof ctl);
+    struct iovec iov = {(void *)data, strlen(data)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                       .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+    return (int)sendmsg(sock, &m, 0);
+}
+
+/* Receive data and descriptors; returns how many descriptors came. */
+static int recv_fds(int sock, int *fds, char *data, size_t len, int *msg_flags)
+{
+    char ctl[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec iov = {data, len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return -1;
+    data[n] = 0;
+    *msg_flags = m.msg_flags;
+    int got = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds + got, CMSG_DATA(c), (size_t)k * sizeof(int));
+            got += k;
+        }
+    return got;
+}
+
+/* SCM_RIGHTS: a pipe's read end (ours) and a regular file (native) go to
+ * a child over a socketpair; the child reads both.  Under the ptrace
+ * backend a native descriptor cannot be passed (EOPNOTSUPP). */
+static void check_rights(bool native_ok)
+{
+    int sv[2], p[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(p) < 0)
+        fail("socketpair/pipe: %s", strerror(errno));
+    char path[96];
+    snprintf(path, sizeof path, "%s/passed.txt", dir);
+    int file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (file < 0 || write(file, "native file", 11) != 11 || lseek(file, 0, SEEK_SET) != 0)
+        fail("temporary file: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        int fds[4], flags = 0;
+        char data[16], buf[32];
+        int n = recv_fds(sv[1], fds, data, sizeof data - 1, &flags);
+        if (n != (native_ok ? 2 : 1) || strcmp(data, "fds") != 0 || (flags & MSG_CTRUNC))
+            _exit(2);
+        if (!(fcntl(fds[0], F_GETFD) & FD_CLOEXEC))
+            _exit(3); /* MSG_CMSG_CLOEXEC */
+        ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k != 8 || memcmp(buf, "via pipe", 8))
+            _exit(4);
+        if (native_ok && (read(fds[1], buf, sizeof buf) != 11 || memcmp(buf, "native file", 11)))
+            _exit(5);
+        _exit(write(sv[1], "ok", 2) == 2 ? 0 : 6);
+    }
+    close(sv[1]);
+    if (write(p[1], "via pipe", 8) != 8)
+        fail("pipe write");
+    if (!native_ok) {
+        int both[2] = {p[0], file};
+        expect_errno("passing a native fd under the ptrace backend", send_fds(sv[0], both, 2, "fds"), EOPNOTSUPP);
+    }
+    int fds[2] = {p[0], file};
+    if (send_fds(sv[0], fds, native_ok ? 2 : 1, "fds") != 3)
+        fail("sendmsg(SCM_RIGHTS): %s", strerror(errno));
+    close(p[0]);
+    char reply[4] = {0};
+    if (read(sv[0], reply, 2) != 2 || strcmp(reply, "ok"))
+        fail("the child did not read the passed descriptors");
+    wait_child(pid);
+    close(p[1]);
+    close(sv[0]);
+    close(file);
+    unlink(path);
+    printf("ok: SCM_RIGHTS passes a pipe end%s\n", native_ok ? " and a native file" : "");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual") != 0)) {
@@ -331,6 +419,8 @@ int main(int argc, char **argv)
     check_datagrams();
     check_errors();
     check_epoll_accept();
+    const char *backend = getenv("SIMTERPOSE_BACKEND");
+    check_rights(!(virt && backend && strcmp(backend, "ptrace") == 0));
     rmdir(dir);
     printf("unix_check: all passed\n");
     return 0;
