@@ -44,12 +44,12 @@ void passed_free(struct passed_fds *p)
     free(p);
 }
 
-void chan_add_rights(struct chan *c, struct passed_fds *fds)
+void chan_add_rights(struct chan *c, struct passed_fds *fds, uint64_t at)
 {
     struct chan_rights *r = malloc(sizeof *r);
     if (!r)
         abort();
-    *r = (struct chan_rights){NULL, c->written, fds};
+    *r = (struct chan_rights){NULL, at, fds};
     if (!c->rights_tail)
         c->rights_tail = &c->rights;
     *c->rights_tail = r;

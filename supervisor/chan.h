@@ -71,9 +71,9 @@ void chan_skip(struct chan *c, size_t n);
 /* Messages: append one (0, or -EAGAIN when it does not fit now); the
  * first message's length; take it (copying at most n bytes). */
 int chan_put_msg(struct chan *c, const void *buf, size_t n, const struct sockaddr_un *from, socklen_t fromlen);
-/* Byte stream: rights go with the next byte written (the channel owns
- * them).  The first rights not taken yet, NULL: none; take them. */
-void chan_add_rights(struct chan *c, struct passed_fds *fds);
+/* Byte stream: rights go with the byte at stream offset at (the channel
+ * owns them).  The first rights not taken yet, NULL: none; take them. */
+void chan_add_rights(struct chan *c, struct passed_fds *fds, uint64_t at);
 struct chan_rights *chan_first_rights(const struct chan *c);
 struct passed_fds *chan_take_rights(struct chan *c);
 struct chan_msg *chan_first_msg(const struct chan *c);

@@ -349,3 +349,21 @@ int fd_install_new(struct supervisor *s, struct task *t, struct file *f, bool cl
     file_unref(f);
     return fd;
 }
+
+int fd_install_pair(struct supervisor *s, struct task *t, struct file *f[2], bool cloexec, int fds[2])
+{
+    fds[0] = fd_install_new(s, t, f[0], cloexec);
+    if (fds[0] < 0) {
+        file_unref(f[1]);
+        return fds[0];
+    }
+    fds[1] = fd_install_new(s, t, f[1], cloexec);
+    if (fds[1] < 0) {
+        /* The first placeholder stays open in the target (no way to close
+         * it from here); ours goes. */
+        log_msg("task %d: second descriptor of a pair failed (%d), fd %d left open", t->tid, -fds[1], fds[0]);
+        fd_clear(t, fds[0]);
+        return fds[1];
+    }
+    return 0;
+}

@@ -119,3 +119,7 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
 /* A new file f at the lowest free emulated fd; the caller's reference goes
  * to the table (or f is freed on failure).  Returns the fd or -errno. */
 int fd_install_new(struct supervisor *s, struct task *t, struct file *f, bool cloexec);
+/* Two new files (a pipe, a socketpair) at the two lowest free emulated
+ * fds, written to fds; the table takes the callers' references.  0 or
+ * -errno. */
+int fd_install_pair(struct supervisor *s, struct task *t, struct file *f[2], bool cloexec, int fds[2]);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "../mem.h"
@@ -291,4 +292,26 @@ int get_sockaddr(const struct task *t, const struct sock *k, uint64_t addr, uint
     else
         return -ENETUNREACH; /* a real IPv6 address: no such network here */
     return 0;
+}
+
+int sockopt_get_timeval(const struct task *t, uint64_t val, uint64_t len, int64_t *ns)
+{
+    struct timeval tv;
+    if ((int32_t)len < (int32_t)sizeof tv)
+        return -EINVAL;
+    if (mem_read(t, val, &tv, sizeof tv) < 0)
+        return -EFAULT;
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    *ns = tv.tv_sec < 0 ? 0 : tv.tv_sec * 1000000000LL + tv.tv_usec * 1000;
+    return 0;
+}
+
+struct sysret sockopt_put(const struct task *t, uint64_t val, uint64_t lenp, int32_t len, const void *out,
+                          size_t size)
+{
+    int32_t n = (size_t)len < size ? len : (int32_t)size;
+    if (mem_write(t, val, out, (size_t)n) < 0 || mem_write(t, lenp, &n, sizeof n) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    return SYSRET_VALUE(0);
 }

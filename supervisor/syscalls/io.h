@@ -38,6 +38,12 @@ struct sysret send_error(struct task *t, int flags, int err, size_t sent);
 /* read/write on a pipe end (pipe.c); F_SETPIPE_SZ / F_GETPIPE_SZ. */
 struct sysret pipe_io(struct task *t, struct file *f, const struct iovec *iov, int niov, bool writing);
 int pipe_set_size(struct file *f, long size);
+/* Between the target's iovecs (from byte offset off) and a channel (pipe.c):
+ * queue n bytes (one packet if it keeps messages), or copy out the next n
+ * (of its first message) without taking them.  0 or -EFAULT. */
+struct chan;
+int chan_write_iov(const struct task *t, struct chan *c, const struct iovec *iov, int niov, size_t off, size_t n);
+int chan_peek_iov(const struct task *t, struct chan *c, const struct iovec *iov, int niov, size_t off, size_t n);
 size_t pipe_size(const struct file *f);
 
 /* AF_UNIX sockets (unix.c): socket(AF_UNIX), read/write, and the socket
@@ -56,6 +62,14 @@ struct sysret do_send(struct supervisor *s, struct task *t, struct file *f, cons
  * msg_flags: where to OR MSG_TRUNC (NULL = nowhere). */
 struct sysret do_recv(struct supervisor *s, struct task *t, struct file *f, const struct iovec *iov, int niov,
                       int flags, uint64_t from, uint64_t fromlen, int *msg_flags);
+
+/* setsockopt's struct timeval, as ns (negative seconds: 0).  0, or
+ * -EINVAL (short), -EFAULT, -EDOM (bad microseconds). */
+int sockopt_get_timeval(const struct task *t, uint64_t val, uint64_t len, int64_t *ns);
+/* getsockopt's answer: size bytes of out, cut to the caller's length len,
+ * and the length written back to lenp. */
+struct sysret sockopt_put(const struct task *t, uint64_t val, uint64_t lenp, int32_t len, const void *out,
+                          size_t size);
 
 /* Copy an address out the way the kernel does (truncate to *addrlen,
  * write back the real length), as a sockaddr_in6 for an AF_INET6 socket.

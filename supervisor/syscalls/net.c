@@ -186,19 +186,6 @@ static int get_int_opt(const struct task *t, uint64_t val, uint64_t len, int *ou
     return mem_read(t, val, out, sizeof *out);
 }
 
-static int get_timeval_ns(const struct task *t, uint64_t val, uint64_t len, int64_t *ns)
-{
-    struct timeval tv;
-    if ((int32_t)len < (int32_t)sizeof tv)
-        return -EINVAL;
-    if (mem_read(t, val, &tv, sizeof tv) < 0)
-        return -EFAULT;
-    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-        return -EDOM;
-    *ns = tv.tv_sec < 0 ? 0 : tv.tv_sec * NSEC + tv.tv_usec * 1000;
-    return 0;
-}
-
 struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
 {
     SOCK_OR_NATIVE(f, t, t->req.args[0], setsockopt);
@@ -208,7 +195,7 @@ struct sysret sys_setsockopt(struct supervisor *s, struct task *t)
     int v = 0, r = 0;
     if (level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD)) {
         int64_t ns;
-        r = get_timeval_ns(t, val, len, &ns);
+        r = sockopt_get_timeval(t, val, len, &ns);
         if (!r)
             *(name == SO_RCVTIMEO_OLD ? &o->rcvtimeo_ns : &o->sndtimeo_ns) = ns;
         return r < 0 ? SYSRET_ERRNO(-r) : SYSRET_VALUE(0);
@@ -323,10 +310,7 @@ struct sysret sys_getsockopt(struct supervisor *s, struct task *t)
     } else {
         return SYSRET_ERRNO(ENOPROTOOPT);
     }
-    int32_t n = (size_t)len < size ? len : (int32_t)size;
-    if (mem_write(t, val, &out, (size_t)n) < 0 || mem_write(t, lenp, &n, sizeof n) < 0)
-        return SYSRET_ERRNO(EFAULT);
-    return SYSRET_VALUE(0);
+    return sockopt_put(t, val, lenp, len, &out, size);
 }
 
 /* --- data --- */

@@ -35,18 +35,8 @@ static struct sysret pipe_write(struct task *t, struct file *f, const struct iov
             size_t n = c->msgs ? unit : (want < room ? want : room);
             if (n > IO_STEP)
                 n = IO_STEP;
-            char *buf = malloc(n ? n : 1);
-            if (!buf)
-                abort();
-            if (iov_copy(t, iov, niov, done, buf, n, false) < 0) {
-                free(buf);
+            if (chan_write_iov(t, c, iov, niov, done, n) < 0)
                 return done ? SYSRET_VALUE(done) : SYSRET_ERRNO(EFAULT);
-            }
-            if (c->msgs)
-                chan_put_msg(c, buf, n, NULL, 0);
-            else
-                chan_put(c, buf, n);
-            free(buf);
             done += n;
             chan_notify(c); /* a wake-up: the reader may run, even close */
             if (done == total)
@@ -77,19 +67,9 @@ static struct sysret pipe_read(struct task *t, struct file *f, const struct iove
                 n = total;
             if (n > IO_STEP)
                 n = IO_STEP;
-            char *buf = malloc(n ? n : 1);
-            if (!buf)
-                abort();
-            if (m)
-                memcpy(buf, m->data, n);
-            else
-                chan_get(c, buf, n, true);
             /* A bad buffer loses nothing: the data stays queued. */
-            if (iov_copy(t, iov, niov, 0, buf, n, true) < 0) {
-                free(buf);
+            if (chan_peek_iov(t, c, iov, niov, 0, n) < 0)
                 return SYSRET_ERRNO(EFAULT);
-            }
-            free(buf);
             if (m)
                 chan_drop_msg(c); /* the rest of a long packet is lost, as Linux */
             else
@@ -132,19 +112,9 @@ static struct sysret make_pipe(struct supervisor *s, struct task *t, uint64_t fd
     chan_attach(c, end[0], end[1]);
     for (int i = 0; i < 2; i++)
         end[i]->status_flags = flags & O_NONBLOCK;
-    fds[0] = fd_install_new(s, t, end[0], flags & O_CLOEXEC);
-    if (fds[0] < 0) {
-        file_unref(end[1]);
-        return SYSRET_ERRNO(-fds[0]);
-    }
-    fds[1] = fd_install_new(s, t, end[1], flags & O_CLOEXEC);
-    if (fds[1] < 0) {
-        /* The read end's placeholder stays open in the target (no way to
-         * close it from here); ours goes. */
-        log_msg("task %d: pipe: second end failed (%d), fd %d left open", t->tid, -fds[1], fds[0]);
-        fd_clear(t, fds[0]);
-        return SYSRET_ERRNO(-fds[1]);
-    }
+    int r = fd_install_pair(s, t, end, flags & O_CLOEXEC, fds);
+    if (r < 0)
+        return SYSRET_ERRNO(-r);
     if (mem_write(t, fds_addr, fds, sizeof fds) < 0)
         return SYSRET_ERRNO(EFAULT);
     return SYSRET_VALUE(0);
@@ -168,3 +138,33 @@ int pipe_set_size(struct file *f, long size)
 }
 
 size_t pipe_size(const struct file *f) { return (f->pipe.in ? f->pipe.in : f->pipe.out)->cap; }
+
+int chan_write_iov(const struct task *t, struct chan *c, const struct iovec *iov, int niov, size_t off, size_t n)
+{
+    char *buf = malloc(n ? n : 1);
+    if (!buf)
+        abort();
+    int r = iov_copy(t, iov, niov, off, buf, n, false);
+    if (r == 0) {
+        if (c->msgs)
+            chan_put_msg(c, buf, n, NULL, 0);
+        else
+            chan_put(c, buf, n);
+    }
+    free(buf);
+    return r;
+}
+
+int chan_peek_iov(const struct task *t, struct chan *c, const struct iovec *iov, int niov, size_t off, size_t n)
+{
+    char *buf = malloc(n ? n : 1);
+    if (!buf)
+        abort();
+    if (c->msgs)
+        memcpy(buf, chan_first_msg(c)->data, n);
+    else
+        chan_get(c, buf, n, true);
+    int r = iov_copy(t, iov, niov, off, buf, n, true);
+    free(buf);
+    return r;
+}

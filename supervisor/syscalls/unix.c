@@ -395,17 +395,9 @@ struct sysret sys_socketpair(struct supervisor *s, struct task *t)
     a->peer_group = b->peer_group = t->proc->g;
     for (int i = 0; i < 2; i++)
         f[i]->status_flags = type & SOCK_NONBLOCK ? O_NONBLOCK : 0;
-    fds[0] = fd_install_new(s, t, f[0], type & SOCK_CLOEXEC);
-    if (fds[0] < 0) {
-        file_unref(f[1]);
-        return SYSRET_ERRNO(-fds[0]);
-    }
-    fds[1] = fd_install_new(s, t, f[1], type & SOCK_CLOEXEC);
-    if (fds[1] < 0) {
-        log_msg("task %d: socketpair: second socket failed (%d), fd %d left open", t->tid, -fds[1], fds[0]);
-        fd_clear(t, fds[0]);
-        return SYSRET_ERRNO(-fds[1]);
-    }
+    int r2 = fd_install_pair(s, t, f, type & SOCK_CLOEXEC, fds);
+    if (r2 < 0)
+        return SYSRET_ERRNO(-r2);
     return mem_write(t, sv, fds, sizeof fds) < 0 ? SYSRET_ERRNO(EFAULT) : SYSRET_VALUE(0);
 }
 
@@ -599,16 +591,11 @@ struct sysret usock_setsockopt(struct supervisor *s, struct task *t, struct file
     if (level != SOL_SOCKET)
         return SYSRET_ERRNO(EOPNOTSUPP);
     if (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
-        struct timeval tv;
-        if ((int32_t)len < (int32_t)sizeof tv)
-            return SYSRET_ERRNO(EINVAL);
-        if (mem_read(t, val, &tv, sizeof tv) < 0)
-            return SYSRET_ERRNO(EFAULT);
-        if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-            return SYSRET_ERRNO(EDOM);
-        int64_t ns = tv.tv_sec < 0 ? 0 : tv.tv_sec * NSEC + tv.tv_usec * 1000;
-        *(name == SO_RCVTIMEO_OLD ? &u->rcvtimeo_ns : &u->sndtimeo_ns) = ns;
-        return SYSRET_VALUE(0);
+        int64_t ns;
+        int r = sockopt_get_timeval(t, val, len, &ns);
+        if (!r)
+            *(name == SO_RCVTIMEO_OLD ? &u->rcvtimeo_ns : &u->sndtimeo_ns) = ns;
+        return SYSRET_OR_ERRNO(r);
     }
     int v = 0;
     if ((int32_t)len < (int32_t)sizeof v)
@@ -673,10 +660,7 @@ struct sysret usock_getsockopt(struct supervisor *s, struct task *t, struct file
     default:
         return SYSRET_ERRNO(ENOPROTOOPT);
     }
-    int32_t n = (size_t)len < size ? len : (int32_t)size;
-    if (mem_write(t, val, &out, (size_t)n) < 0 || mem_write(t, lenp, &n, sizeof n) < 0)
-        return SYSRET_ERRNO(EFAULT);
-    return SYSRET_VALUE(0);
+    return sockopt_put(t, val, lenp, len, &out, size);
 }
 
 /* --- data --- */
@@ -784,23 +768,14 @@ static struct sysret send_stream_locked(struct task *t, struct file *f, const st
             size_t n = packets ? want : (want < room ? want : room);
             if (n > IO_STEP && !packets)
                 n = IO_STEP;
-            char *buf = malloc(n ? n : 1);
-            if (!buf)
-                abort();
-            if (iov_copy(t, iov, niov, done, buf, n, false) < 0) {
-                free(buf);
+            uint64_t first_byte = c->written;
+            if (chan_write_iov(t, c, iov, niov, done, n) < 0)
                 return done ? SYSRET_VALUE(done) : SYSRET_ERRNO(EFAULT);
-            }
-            if (packets) {
-                chan_put_msg(c, buf, n, NULL, 0);
+            if (packets)
                 c->last->rights = *rights;
-            } else {
-                if (*rights)
-                    chan_add_rights(c, *rights);
-                chan_put(c, buf, n);
-            }
+            else if (*rights)
+                chan_add_rights(c, *rights, first_byte);
             *rights = NULL;
-            free(buf);
             done += n;
             chan_notify(c);
             if (done == total)
@@ -859,18 +834,8 @@ static struct sysret recv_any(struct task *t, struct file *f, const struct iovec
             struct chan_rights *next = with_rights ? r->next : r;
             if (next && next->at - c->consumed < n)
                 n = next->at - c->consumed;
-            char *buf = malloc(n ? n : 1);
-            if (!buf)
-                abort();
-            if (m)
-                memcpy(buf, m->data, n);
-            else
-                chan_get(c, buf, n, true);
-            if (iov_copy(t, iov, niov, got, buf, n, true) < 0) {
-                free(buf);
+            if (chan_peek_iov(t, c, iov, niov, got, n) < 0)
                 return got ? SYSRET_VALUE(got) : SYSRET_ERRNO(EFAULT);
-            }
-            free(buf);
             if (m) {
                 size_t whole = m->len;
                 bool dg = u->type == SOCK_DGRAM;

@@ -61,12 +61,6 @@ static void write_u64(int fd, uint64_t v)
         fail("write of %" PRIu64 " to fd %d: %s", v, fd, strerror(errno));
 }
 
-static void expect_errno(const char *what, long r, int e)
-{
-    if (r != -1 || errno != e)
-        fail("%s: got %ld (%s), expected %s", what, r, strerror(errno), strerror(e));
-}
-
 static void eventfd_counter(void)
 {
     int fd = eventfd(3, 0);

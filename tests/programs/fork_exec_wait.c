@@ -79,15 +79,6 @@ static int sleep_ns(int64_t ns)
     return nanosleep(&ts, NULL);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        fail("clock_gettime(CLOCK_MONOTONIC) (expected 0, got -1 errno=%d %s)", errno,
-             strerror(errno));
-    return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static const char *describe(int status)
 {
     static char buf[64];

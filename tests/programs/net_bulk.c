@@ -64,14 +64,6 @@ static bool parse_double(const char *s, double lo, double hi, double *out)
     return true;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        fail_errno("clock_gettime(CLOCK_MONOTONIC)");
-    return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -30,30 +30,11 @@
 #define MS INT64_C(1000000)
 
 static bool virt;
+#define now_ns() mono_ns()
+#define expect_elapsed(what, got, want) check_wait(virt, what, got, want)
 /* Under --backend=ptrace a call cannot be restarted after a handler: it
  * ends with EINTR even with SA_RESTART (docs/ARCHITECTURE.md, Backends). */
 static bool no_restart;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static void expect_elapsed(const char *what, int64_t got, int64_t want)
-{
-    if (virt ? got != want : (got < want || got > want + 2 * NSEC))
-        fail("%s took %" PRId64 " ns, expected %s%" PRId64, what, got, virt ? "" : ">= ", want);
-    printf("ok: %s after %" PRId64 " ms\n", what, got / MS);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * MS};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 static volatile sig_atomic_t hits;
 static void on_signal(int sig) { (void)sig; hits++; }

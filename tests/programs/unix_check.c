@@ -31,35 +31,9 @@
 #define MS INT64_C(1000000)
 
 static bool virt;
+#define now_ns() mono_ns()
+#define expect_elapsed(what, got, want) check_wait(virt, what, got, want)
 static char dir[64];
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static void expect_elapsed(const char *what, int64_t got, int64_t want)
-{
-    if (virt ? got != want : (got < want || got > want + 2 * NSEC))
-        fail("%s took %" PRId64 " ns, expected %s%" PRId64, what, got, virt ? "" : ">= ", want);
-    printf("ok: %s after %" PRId64 " ms\n", what, got / MS);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&ts, NULL);
-}
-
-static void expect_errno(const char *what, long r, int err)
-{
-    if (r != -1 || errno != err)
-        fail("%s: expected -1 errno %d (%s), got %ld errno %d (%s)", what, err, strerror(err), r, errno,
-             strerror(errno));
-    printf("ok: %s: %s\n", what, strerror(err));
-}
 
 static void wait_child(pid_t pid)
 {

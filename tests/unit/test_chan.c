@@ -3,7 +3,9 @@
  * keep what is queued, and the channel lives as long as an end does. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "../../supervisor/chan.h"
@@ -76,4 +78,36 @@ Test(chan, resize_keeps_queued_bytes)
     chan_attach(c, r, NULL);
     chan_detach(c, r);
     free(r);
+}
+
+Test(chan, rights_keep_their_offsets_and_are_freed)
+{
+    struct chan *c = chan_new(64, false);
+    struct passed_fds *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    struct file *f = file_new(FILE_PIPE);
+    a->n = 1;
+    a->emu[0] = f; /* the rights hold a reference */
+    a->native[0] = -1;
+    file_ref(f);
+    b->n = 1;
+    b->native[0] = dup(0); /* a native copy: closed when dropped */
+    int copy = b->native[0];
+    chan_put(c, "abc", 3);
+    chan_add_rights(c, a, 3);
+    chan_put(c, "de", 2);
+    chan_add_rights(c, b, 5);
+    chan_put(c, "f", 1);
+    cr_expect_eq(chan_first_rights(c)->at, 3);
+    char out[8];
+    chan_get(c, out, 3, false);
+    cr_expect_eq(c->consumed, 3);
+    cr_expect_eq(chan_take_rights(c), a, "first in, first out");
+    passed_free(a);
+    cr_expect_eq(f->refs, 1, "passed_free dropped the reference");
+    struct file *r = file_new(FILE_PIPE);
+    chan_attach(c, r, NULL);
+    chan_detach(c, r); /* frees b with the channel: closes its copy */
+    cr_expect(fcntl(copy, F_GETFD) < 0 && errno == EBADF, "the native copy is closed");
+    free(r);
+    free(f);
 }
