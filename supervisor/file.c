@@ -232,6 +232,8 @@ void file_unref(struct file *f)
         chan_detach(f->pipe.in ? f->pipe.in : f->pipe.out, f);
     else if (f->kind == FILE_UNIX)
         usock_release(f);
+    else if (f->kind == FILE_SIGNALFD)
+        signalfd_release(f);
     waitlist_wake(&f->waiters); /* nobody should be there: be safe */
     waitlist_free(&f->waiters);
     free(f);
@@ -274,6 +276,8 @@ unsigned file_poll(struct file *f)
         return pipe_poll(f);
     case FILE_UNIX:
         return usock_poll(f);
+    case FILE_SIGNALFD:
+        return signalfd_poll(f);
     }
     return 0;
 }
@@ -309,27 +313,33 @@ int fd_install(struct supervisor *s, struct task *t, struct file *f, int fd, boo
     struct placeholder ph;
     switch (f->kind) {
     case FILE_SOCKET:
-        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(sock_type(f->sock) | SOCK_CLOEXEC), 0}, NULL};
+        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(sock_type(f->sock) | SOCK_CLOEXEC), 0}, NULL, 0};
         break;
     case FILE_EPOLL:
-        ph = (struct placeholder){SYS_epoll_create1, {EPOLL_CLOEXEC, 0, 0}, NULL};
+        ph = (struct placeholder){SYS_epoll_create1, {EPOLL_CLOEXEC, 0, 0}, NULL, 0};
         break;
     case FILE_EVENTFD:
-        ph = (struct placeholder){SYS_eventfd2, {0, EFD_CLOEXEC, 0}, NULL};
+        ph = (struct placeholder){SYS_eventfd2, {0, EFD_CLOEXEC, 0}, NULL, 0};
         break;
     case FILE_TIMERFD:
-        ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}, NULL};
+        ph = (struct placeholder){SYS_timerfd_create, {(uint64_t)f->tfd.clock, TFD_CLOEXEC, 0}, NULL, 0};
         break;
     case FILE_UNIX:
-        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(usock_type(f) | SOCK_CLOEXEC), 0}, NULL};
+        ph = (struct placeholder){SYS_socket, {AF_UNIX, (uint64_t)(usock_type(f) | SOCK_CLOEXEC), 0}, NULL, 0};
         break;
     case FILE_PIPE: /* a real pipe end, its other end closed: should a
                      * native call slip through, it sees EOF or EPIPE */
-        ph = (struct placeholder){SYS_pipe2, {f->pipe.in ? 0 : 1, 0, 0}, NULL};
+        ph = (struct placeholder){SYS_pipe2, {f->pipe.in ? 0 : 1, 0, 0}, NULL, 0};
         break;
-    case FILE_RANDOM: /* the device itself: reads never reach it (all trapped) */
-        ph = (struct placeholder){SYS_openat, {(uint64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC},
-                                  f->dev_random ? "/dev/random" : "/dev/urandom"};
+    case FILE_RANDOM: { /* the device itself: reads never reach it (all trapped) */
+        const char *dev = f->dev_random ? "/dev/random" : "/dev/urandom";
+        ph = (struct placeholder){SYS_openat, {(uint64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC}, dev, strlen(dev) + 1};
+        break;
+    }
+    case FILE_SIGNALFD: /* a real one with the same mask: reads of pending
+                         * signals run natively on it */
+        ph = (struct placeholder){SYS_signalfd, {(uint64_t)-1, 0, sizeof f->sfd.mask}, &f->sfd.mask,
+                                  sizeof f->sfd.mask};
         break;
     default:
         return -EINVAL;

@@ -13,7 +13,7 @@ struct usock;
 
 struct chan;
 
-enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM, FILE_PIPE, FILE_UNIX };
+enum file_kind { FILE_SOCKET, FILE_EPOLL, FILE_EVENTFD, FILE_TIMERFD, FILE_RANDOM, FILE_PIPE, FILE_UNIX, FILE_SIGNALFD };
 
 /* A pipe end: it reads in or writes out (the other is NULL). */
 struct pipe_end {
@@ -61,6 +61,10 @@ struct file {
         bool dev_random;   /* FILE_RANDOM: /dev/random (else /dev/urandom) */
         struct pipe_end pipe;
         struct usock *us;  /* FILE_UNIX (syscalls/unix.c) */
+        struct {           /* FILE_SIGNALFD (syscalls/signal.c) */
+            uint64_t mask;     /* bit n-1: signal n */
+            struct proc *owner;/* whose pending signals poll looks at */
+        } sfd;
     };
 };
 
@@ -112,6 +116,10 @@ unsigned usock_poll(const struct file *f);
 void usock_release(struct file *f);
 int usock_type(const struct file *f);
 size_t usock_unread(const struct file *f);
+
+/* signalfds (syscalls/signal.c). */
+unsigned signalfd_poll(const struct file *f);
+void signalfd_release(struct file *f);
 
 /* Install a placeholder for f at fd in the target (kernel side) and in
  * our table (which takes a reference).  Returns fd or -errno. */

@@ -397,10 +397,10 @@ static int ptrace_install_placeholder(struct supervisor *s, struct task *t, cons
         if (inject(s, t, SYS_close, (uint64_t)other, 0, 0) == -ESRCH)
             return -ESRCH;
         tmp = keep;
-    } else if (ph->path) {
+    } else if (ph->data) {
         char saved[64];
-        size_t len = strlen(ph->path) + 1;
-        if (len > sizeof saved || mem_read(t, at, saved, len) < 0 || mem_write(t, at, ph->path, len) < 0)
+        size_t len = ph->datalen;
+        if (len > sizeof saved || mem_read(t, at, saved, len) < 0 || mem_write(t, at, ph->data, len) < 0)
             return -EFAULT;
         tmp = inject(s, t, ph->nr, ph->args[0], at, ph->args[2]);
         if (tmp != -ESRCH)

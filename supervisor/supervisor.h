@@ -42,7 +42,8 @@ static inline struct sysret sysret_or_errno(int64_t r) { return r < 0 ? SYSRET_E
 struct placeholder {
     long nr;          /* SYS_pipe2: a fresh pipe, end args[0] kept, the other closed */
     uint64_t args[3];
-    const char *path; /* non-NULL: args[1] is this path (openat of a device) */
+    const void *data; /* non-NULL: args[1] points to these datalen bytes (a path, a mask) */
+    size_t datalen;
 };
 
 /* The event source: seccomp user notification or ptrace.  Small on

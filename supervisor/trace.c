@@ -84,6 +84,7 @@ static const struct decoder decoders[] = {
     {__NR_getrusage, "dp"},         {__NR_times, "p"},
     {__NR_timer_create, "cpp"},     {__NR_timer_settime, "dxpp"},
     {__NR_timer_gettime, "dp"},     {__NR_timer_delete, "d"},
+    {__NR_signalfd, "fpu"},         {__NR_signalfd4, "fpux"},
 };
 
 static const char *decoder_for(int nr)

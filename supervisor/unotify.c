@@ -173,7 +173,7 @@ static int unotify_install_placeholder(struct supervisor *s, struct task *t, con
         ph = ends[p->args[0] ? 1 : 0];
         close(ends[p->args[0] ? 0 : 1]);
     } else {
-        ph = (int)syscall(p->nr, p->args[0], p->path ? (uint64_t)(uintptr_t)p->path : p->args[1], p->args[2]);
+        ph = (int)syscall(p->nr, p->args[0], p->data ? (uint64_t)(uintptr_t)p->data : p->args[1], p->args[2]);
     }
     if (ph < 0)
         return -errno;

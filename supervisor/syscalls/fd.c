@@ -47,6 +47,8 @@ static struct sysret data_io(struct supervisor *s, struct task *t, bool vector, 
         return pipe_io(t, f, iov, n, sending);
     if (f->kind == FILE_UNIX)
         return usock_io(t, f, iov, n, sending);
+    if (f->kind == FILE_SIGNALFD)
+        return sending ? SYSRET_ERRNO(EINVAL) : signalfd_read(t, f, iov_total(iov, n));
     if (f->kind != FILE_SOCKET)
         return counter_io(t, f, iov, n, sending);
     return sending ? do_send(s, t, f, iov, n, 0, NULL) : do_recv(s, t, f, iov, n, 0, 0, 0, NULL);

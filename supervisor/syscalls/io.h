@@ -32,6 +32,9 @@ struct sysret counter_io(struct task *t, struct file *f, const struct iovec *iov
 /* read/write on /dev/urandom or /dev/random (random.c). */
 struct sysret random_device_io(struct task *t, const struct iovec *iov, int niov, bool writing);
 
+/* read of a signalfd (signal.c): continue natively once a signal of its
+ * mask is pending, else wait in simulated time. */
+struct sysret signalfd_read(struct task *t, struct file *f, size_t len);
 /* A failed send: what was sent if anything, else err; EPIPE raises
  * SIGPIPE unless MSG_NOSIGNAL. */
 struct sysret send_error(struct task *t, int flags, int err, size_t sent);

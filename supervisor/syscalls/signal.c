@@ -7,17 +7,20 @@
  * (ITIMER_REAL) and timer_create timers run on simulated time; pause,
  * sigsuspend and sigtimedwait wait in simulated time. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../mem.h"
+#include "io.h"
 #include "handlers.h"
 
 #define NSEC 1000000000LL
@@ -52,6 +55,22 @@ static bool read_sigstate(const struct task *t, struct sigstate *st)
     }
     fclose(f);
     return true;
+}
+
+/* The thread whose signals a process-wide look sees: the main one, else
+ * any live one (the list also holds ended threads). */
+static struct task *main_task(const struct proc *p)
+{
+    struct task *any = NULL;
+    for (struct task *t = p->tasks; t; t = t->next_in_proc) {
+        if (t->dead)
+            continue;
+        if (t->tid == p->pid)
+            return t;
+        if (!any)
+            any = t;
+    }
+    return any;
 }
 
 static bool default_ignored(int sig) { return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT; }
@@ -98,7 +117,7 @@ static bool fatal_for(struct proc *p, int sig)
 {
     if (sig == SIGKILL)
         return true;
-    struct task *t = p->tasks;
+    struct task *t = main_task(p);
     struct sigstate st;
     if (!t || !read_sigstate(t, &st))
         return false;
@@ -131,6 +150,8 @@ static void await_death(struct supervisor *s, struct proc *p)
     }
 }
 
+static void signalfds_notify(void);
+
 /* Send sig to process p as kill(2) would, a parked thread first. */
 static int send_to_proc(struct supervisor *s, struct proc *p, int sig)
 {
@@ -149,7 +170,117 @@ static int send_to_proc(struct supervisor *s, struct proc *p, int sig)
         if (r == 0 && fatal_for(p, sig))
             await_death(s, p);
     }
-    return r < 0 ? -errno : 0;
+    int err = r < 0 ? errno : 0;
+    if (!err)
+        signalfds_notify();
+    return -err;
+}
+
+/* --- signalfd --- */
+
+/* Every signalfd of the run (few): a signal we send may make any ready. */
+static struct file **signalfds;
+static size_t nsignalfds, signalfds_cap;
+
+static void signalfds_notify(void)
+{
+    /* A wake-up is a simcall: wake from a copy, holding the files. */
+    size_t n = nsignalfds;
+    if (!n)
+        return;
+    struct file **v = malloc(n * sizeof *v);
+    if (!v)
+        abort();
+    memcpy(v, signalfds, n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        file_ref(v[i]);
+    for (size_t i = 0; i < n; i++) {
+        file_notify(v[i]);
+        file_unref(v[i]);
+    }
+    free(v);
+}
+
+void signalfd_release(struct file *f)
+{
+    for (size_t i = 0; i < nsignalfds; i++) {
+        if (signalfds[i] == f) {
+            signalfds[i] = signalfds[--nsignalfds];
+            break;
+        }
+    }
+    if (!nsignalfds) {
+        free(signalfds);
+        signalfds = NULL;
+        signalfds_cap = 0;
+    }
+}
+
+/* Pending for t and in mask (the thread's own and the process's). */
+static uint64_t pending_in(const struct task *t, uint64_t mask)
+{
+    struct sigstate st;
+    return read_sigstate(t, &st) ? (st.pending | st.shared) & mask : 0;
+}
+
+unsigned signalfd_poll(const struct file *f)
+{
+    struct proc *p = f->sfd.owner;
+    struct task *m = p && !p->dead ? main_task(p) : NULL;
+    return m && pending_in(m, f->sfd.mask) ? POLLIN | POLLRDNORM : 0;
+}
+
+/* signalfd(fd, mask, size) and signalfd4(fd, mask, size, flags). */
+struct sysret sys_signalfd(struct supervisor *s, struct task *t)
+{
+    int fd = (int)t->req.args[0];
+    int flags = t->req.nr == __NR_signalfd4 ? (int)t->req.args[3] : 0;
+    if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK) || t->req.args[2] != sizeof(uint64_t))
+        return SYSRET_ERRNO(EINVAL);
+    uint64_t mask;
+    if (mem_read(t, t->req.args[1], &mask, sizeof mask) < 0)
+        return SYSRET_ERRNO(EFAULT);
+    mask &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+    if (fd != -1) {
+        struct file *f = fd_get(t, fd);
+        if (!f)
+            return SYSRET_CONTINUE; /* EBADF or EINVAL from the kernel */
+        if (f->kind != FILE_SIGNALFD)
+            return SYSRET_ERRNO(EINVAL);
+        f->sfd.mask = mask;
+        file_notify(f);
+        return SYSRET_CONTINUE; /* the placeholder takes the new mask too */
+    }
+    struct file *f = file_new(FILE_SIGNALFD);
+    f->sfd.mask = mask;
+    f->sfd.owner = t->proc;
+    f->status_flags = flags & SFD_NONBLOCK; /* == O_NONBLOCK */
+    if (nsignalfds == signalfds_cap) {
+        signalfds_cap = signalfds_cap ? 2 * signalfds_cap : 8;
+        signalfds = realloc(signalfds, signalfds_cap * sizeof *signalfds);
+        if (!signalfds)
+            abort();
+    }
+    signalfds[nsignalfds++] = f;
+    return SYSRET_OR_ERRNO(fd_install_new(s, t, f, flags & SFD_CLOEXEC));
+}
+
+/* read of a signalfd: once one of its signals is pending for the reader,
+ * the placeholder (a real signalfd, same mask) hands it over natively. */
+struct sysret signalfd_read(struct task *t, struct file *f, size_t len)
+{
+    if (len < sizeof(struct signalfd_siginfo))
+        return SYSRET_ERRNO(EINVAL);
+    for (;;) {
+        if (pending_in(t, f->sfd.mask))
+            return SYSRET_CONTINUE;
+        if (f->status_flags & O_NONBLOCK) {
+            task_charge_spin(t);
+            return SYSRET_ERRNO(EAGAIN);
+        }
+        if (!wait_file(t, f, -1))
+            return SYSRET_ERRNO(EINTR);
+    }
 }
 
 static struct proc *proc_by_ns_pid(struct group *g, pid_t pid)
@@ -241,6 +372,7 @@ static struct sysret thread_kill(struct supervisor *s, struct task *t, pid_t tgi
         interrupt(target, target->sigwaiting ? SIGINTR_EINTR : SIGINTR_RESTART);
     else if (fatal_for(p, sig))
         await_death(s, p);
+    signalfds_notify();
     return SYSRET_VALUE(0);
 }
 
@@ -259,11 +391,19 @@ void signal_child_exited(struct supervisor *s, struct proc *p)
     (void)s;
     if (p->dead)
         return;
+    if (nsignalfds) {
+        /* SIGCHLD may be what a signalfd waits for: give the kernel the
+         * moment it takes to queue it, then wake them. */
+        struct task *m = main_task(p);
+        for (int i = 0; i < 20 && m && !pending_in(m, SIGBIT(SIGCHLD)); i++)
+            usleep(500);
+        signalfds_notify();
+    }
     /* The kernel queues SIGCHLD as the child exits, next to making its
      * pidfd readable, which is how we learned of it: look a few times. */
     struct task *taker = NULL;
     for (int i = 0; i < 20 && !taker; i++) {
-        struct task *main = p->tasks;
+        struct task *main = main_task(p);
         struct sigstate st;
         if (!main || !read_sigstate(main, &st) || !(st.caught & SIGBIT(SIGCHLD)))
             return; /* no handler: nothing to interrupt */
@@ -364,6 +504,7 @@ static void fire_ptimer(struct supervisor *s, struct proc *p, struct ptimer *pt)
         interrupt(target, target->sigwaiting ? SIGINTR_EINTR : SIGINTR_RESTART);
     else if (fatal_for(p, pt->signo))
         await_death(s, p);
+    signalfds_notify();
 }
 
 /* One actor per process that ever armed a timer (a daemon: it does not

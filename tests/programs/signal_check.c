@@ -3,7 +3,7 @@
  * (SA_RESTART), sleeps and polls end with EINTR anyway, sigtimedwait
  * times out and receives, alarm/pause, a periodic setitimer, SIGCHLD
  * interrupting a poll, a default action killing a child, timer_create
- * timers (signal, absolute, SIGEV_THREAD).
+ * timers (signal, absolute, SIGEV_THREAD), signalfd.
  *
  * Usage: signal_check [virtual]
  *
@@ -11,6 +11,7 @@
  * ("virtual") exactly that, in simulated time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <semaphore.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -306,6 +309,48 @@ static void check_posix_timers(void)
     timer_delete(tm);
 }
 
+/* signalfd: a blocked signal read from a signalfd, in read and in epoll,
+ * and SIGCHLD from a child that exits. */
+static void check_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        fail("signalfd: %s", strerror(errno));
+    struct signalfd_siginfo si;
+    expect_errno("read of a signalfd with nothing pending", read(sfd, &si, sizeof si), EAGAIN);
+    int flags = fcntl(sfd, F_GETFL);
+    fcntl(sfd, F_SETFL, flags & ~O_NONBLOCK);
+    int64_t t0 = now_ns();
+    pid_t pid = signal_later(SIGUSR1, 80, -1, 0);
+    if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGUSR1)
+        fail("signalfd read: signal %u, expected SIGUSR1", si.ssi_signo);
+    expect_elapsed("signalfd read of SIGUSR1", now_ns() - t0, 80 * MS);
+    /* the child's exit is SIGCHLD, blocked: read it too */
+    if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGCHLD || (pid_t)si.ssi_pid != pid)
+        fail("signalfd read: signal %u pid %u, expected SIGCHLD from %d", si.ssi_signo, si.ssi_pid, pid);
+    printf("ok: signalfd read SIGCHLD of child %d\n", pid);
+    reap(pid);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    t0 = now_ns();
+    pid = signal_later(SIGUSR1, 40, -1, 0);
+    if (epoll_wait(ep, &ev, 1, 5000) != 1 || ev.data.fd != sfd)
+        fail("epoll_wait on a signalfd");
+    expect_elapsed("epoll_wait on a signalfd", now_ns() - t0, 40 * MS);
+    if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGUSR1)
+        fail("signalfd read after epoll: %u", si.ssi_signo);
+    reap(pid);
+    close(ep);
+    close(sfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual") != 0)) {
@@ -323,6 +368,7 @@ int main(int argc, char **argv)
     check_sigchld();
     check_default_kill();
     check_posix_timers();
+    check_signalfd();
     printf("signal_check: all passed\n");
     return 0;
 }
