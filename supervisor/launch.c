@@ -143,6 +143,11 @@ static noreturn void run_target(const struct launch_ctx *c)
         die_with_error("clearing ambient capabilities");
 
     int listener = -1;
+    /* Under ptrace, rdtsc/rdtscp fault and we answer them with the virtual
+     * TSC (ptrace.c).  Not under unotify: with nobody to answer, the fault
+     * would kill programs that read the TSC (the Go runtime does). */
+    if (c->ptrace && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0)
+        die_with_error("PR_SET_TSC");
     if (c->ptrace) {
         if (send_handover(-1) < 0)
             die_with_error("handing our pid over");

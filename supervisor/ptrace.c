@@ -152,6 +152,33 @@ struct batch {
     int nadopted, nwake;
 };
 
+/* rdtsc/rdtscp made t fault (PR_TSC_SIGSEGV, set at launch): answer it
+ * with the virtual TSC, 1 GHz from the simulation's start, and skip the
+ * instruction.  false: a SIGSEGV of another kind, to deliver. */
+static bool emulate_tsc(struct task *t, pid_t pid)
+{
+    siginfo_t si;
+    struct user_regs_struct regs;
+    unsigned char insn[3];
+    if (pt(PTRACE_GETSIGINFO, pid, NULL, &si) < 0 || si.si_code != SI_KERNEL ||
+        pt(PTRACE_GETREGS, pid, NULL, &regs) < 0 || mem_read(t, regs.rip, insn, sizeof insn) < 0)
+        return false;
+    size_t len;
+    if (insn[0] == 0x0f && insn[1] == 0x31)
+        len = 2; /* rdtsc */
+    else if (insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9)
+        len = 3; /* rdtscp: also TSC_AUX (the cpu) in ecx */
+    else
+        return false;
+    uint64_t tsc = (uint64_t)sim_now_ns();
+    regs.rax = tsc & 0xffffffffu;
+    regs.rdx = tsc >> 32;
+    if (len == 3)
+        regs.rcx = 0;
+    regs.rip += len;
+    return pt(PTRACE_SETREGS, pid, NULL, &regs) == 0;
+}
+
 /* One waitpid report.  No simcall here (see task_new): adoptions and
  * wake-ups are collected in b, acted upon by the caller. */
 static void handle_report(struct supervisor *s, pid_t pid, int status, struct batch *b)
@@ -191,6 +218,8 @@ static void handle_report(struct supervisor *s, pid_t pid, int status, struct ba
     /* Fork, clone, exec events, a new tracee's first stop, a group stop:
      * let it go on.  A signal-delivery stop: deliver the signal. */
     bool delivery = event == 0 && sig != (SIGTRAP | 0x80);
+    if (delivery && sig == SIGSEGV && t && emulate_tsc(t, pid))
+        delivery = false; /* answered: the task goes on after the instruction */
     pt(PTRACE_CONT, pid, NULL, (void *)(uintptr_t)(delivery ? sig : 0));
 }
 
