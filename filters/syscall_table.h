@@ -68,6 +68,15 @@ SYSCALL(lseek,           TRAP_FD,   sys_lseek)
  * time (shell pipelines put them on fds 0-2, trapped too) */
 SYSCALL(pipe,           TRAP_DESC,  sys_pipe)
 SYSCALL(pipe2,          TRAP_DESC,  sys_pipe2)
+/* in-kernel copies between descriptors: the kernel cannot reach a file of
+ * ours through its placeholder (a pipe's would say EOF), so with one of
+ * ours involved they fail with EINVAL, which callers take as "not for this
+ * kind of file" and fall back to read/write */
+SYSCALL(sendfile,       TRAP_DESC,  sys_kernel_copy)
+SYSCALL(splice,         TRAP_DESC,  sys_kernel_copy)
+SYSCALL(tee,            TRAP_DESC,  sys_kernel_copy)
+SYSCALL(vmsplice,       TRAP_DESC,  sys_kernel_copy)
+SYSCALL(copy_file_range,TRAP_DESC,  sys_kernel_copy)
 /* eventfds are counters of ours: waits on them follow simulated time */
 SYSCALL(eventfd,        TRAP_DESC,  sys_eventfd)
 SYSCALL(eventfd2,       TRAP_DESC,  sys_eventfd)

@@ -85,6 +85,8 @@ static const struct decoder decoders[] = {
     {__NR_timer_create, "cpp"},     {__NR_timer_settime, "dxpp"},
     {__NR_timer_gettime, "dp"},     {__NR_timer_delete, "d"},
     {__NR_signalfd, "fpu"},         {__NR_signalfd4, "fpux"},
+    {__NR_sendfile, "ffpu"},        {__NR_splice, "fpfpux"},
+    {__NR_tee, "ffux"},             {__NR_copy_file_range, "fpfpux"},
 };
 
 static const char *decoder_for(int nr)

@@ -11,6 +11,7 @@
 
 #include "../../filters/filter.h"
 #include "../chan.h"
+#include "../dispatch.h"
 #include "../mem.h"
 #include "io.h"
 
@@ -147,6 +148,33 @@ struct sysret sys_eventfd(struct supervisor *s, struct task *t)
     f->status_flags = flags & EFD_NONBLOCK; /* == O_NONBLOCK */
     int r = fd_install_new(s, t, f, flags & EFD_CLOEXEC);
     return SYSRET_OR_ERRNO(r);
+}
+
+/* sendfile(out, in), splice(in, _, out), tee(in, out), vmsplice(fd),
+ * copy_file_range(in, _, out): natively unless a descriptor is ours. */
+struct sysret sys_kernel_copy(struct supervisor *s, struct task *t)
+{
+    (void)s;
+    int a = (int)t->req.args[0], b;
+    switch (t->req.nr) {
+    case __NR_splice:
+    case __NR_copy_file_range:
+        b = (int)t->req.args[2];
+        break;
+    case __NR_vmsplice:
+        b = a;
+        break;
+    default: /* sendfile, tee */
+        b = (int)t->req.args[1];
+        break;
+    }
+    if (fd_get(t, a) || fd_get(t, b)) {
+        if (s->opt->verbose)
+            log_msg("task %d: %s with an emulated descriptor: EINVAL (callers fall back to read/write)", t->tid,
+                    dispatch_entry(t->req.nr)->name);
+        return SYSRET_ERRNO(EINVAL);
+    }
+    return SYSRET_CONTINUE;
 }
 
 /* Nothing of ours can seek but the random devices (always at 0). */
