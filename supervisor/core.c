@@ -341,9 +341,8 @@ static void task_finish(struct supervisor *s, struct task *t)
         p->vfork_parent = NULL;
     }
     signal_proc_ended(p);
-    if (p->parent)
-        p->parent->children_cpu_ns += p->cpu_time_ns + p->children_cpu_ns;
     if (p->parent) {
+        p->parent->children_cpu_ns += p->cpu_time_ns + p->children_cpu_ns;
         proc_wake_all(p->parent);
         /* The wake-ups let other actors run: the parent may be gone. */
         if (p->parent)

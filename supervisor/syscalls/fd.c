@@ -154,7 +154,6 @@ struct sysret sys_eventfd(struct supervisor *s, struct task *t)
  * copy_file_range(in, _, out): natively unless a descriptor is ours. */
 struct sysret sys_kernel_copy(struct supervisor *s, struct task *t)
 {
-    (void)s;
     int a = (int)t->req.args[0], b;
     switch (t->req.nr) {
     case __NR_splice:

@@ -40,15 +40,6 @@ static void make_pipe(int fds[2], int flags)
         fail("pipe2(flags %#x): %s", flags, strerror(errno));
 }
 
-static void wait_child(pid_t pid, int want_status)
-{
-    int st;
-    if (waitpid(pid, &st, 0) != pid)
-        fail("waitpid: %s", strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != want_status)
-        fail("child status %#x, expected exit %d", st, want_status);
-}
-
 /* Parent and child answer each other over two pipes; the child waits
  * 100 ms before each answer. */
 static void check_ping_pong(void)
@@ -88,7 +79,7 @@ static void check_ping_pong(void)
         fail("read after the child's end closed: expected EOF");
     printf("ok: end of file once the writer is gone\n");
     close(up[0]);
-    wait_child(pid, 0);
+    reap_child(pid, 0);
 }
 
 static volatile sig_atomic_t sigpipes;
@@ -208,7 +199,7 @@ static void check_readiness(void)
         char buf[16];
         if (read(p[0], buf, sizeof buf) != 5 || memcmp(buf, "hello", 5))
             fail("data after the wake-up");
-        wait_child(pid, 0);
+        reap_child(pid, 0);
         struct pollfd pf = {p[0], POLLIN, 0};
         if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLHUP))
             fail("read end with the writer gone: revents %#x, expected POLLHUP", pf.revents);
@@ -268,7 +259,7 @@ static void check_bulk(void)
         fail("bulk: %zu bytes, expected %d", got, TOTAL);
     printf("ok: %d bytes through a pipe, intact\n", TOTAL);
     close(p[0]);
-    wait_child(pid, 0);
+    reap_child(pid, 0);
 }
 
 /* What a shell does for "echo ... | self": the child's stdout becomes the
@@ -295,7 +286,7 @@ static void check_exec_stdout(const char *self)
         fail("exec'd child wrote \"%s\" to its stdout pipe", buf);
     printf("ok: an exec'd child's stdout is the pipe\n");
     close(p[0]);
-    wait_child(pid, 0);
+    reap_child(pid, 0);
 }
 
 /* splice between two pipes: natively it moves the bytes; under Simterpose

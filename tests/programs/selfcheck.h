@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 /* One line "FAIL: ..." on stderr, exit status 1. */
@@ -70,4 +71,14 @@ static __attribute__((unused)) void expect_errno(const char *what, long r, int e
         fail("%s: expected -1 errno %d (%s), got %ld errno %d (%s)", what, err, strerror(err), r, errno,
              strerror(errno));
     printf("ok: %s: %s\n", what, strerror(err));
+}
+
+/* Reap child pid, which must have exited with status. */
+static __attribute__((unused)) void reap_child(pid_t pid, int status)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        fail("waitpid(%d): %s", (int)pid, strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != status)
+        fail("child %d: status %#x, expected exit %d", (int)pid, st, status);
 }

@@ -69,13 +69,6 @@ static pid_t signal_later(int sig, int ms, int fd, int write_ms)
     return pid;
 }
 
-static void reap(pid_t pid)
-{
-    int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail("child %d: status %#x", pid, st);
-}
-
 static void check_read_interrupted(void)
 {
     for (int restart = 0; restart < 2; restart++) {
@@ -107,7 +100,7 @@ static void check_read_interrupted(void)
                 fail("read returned %zd (%s), expected EINTR", n, strerror(errno));
             expect_elapsed("read interrupted (EINTR) by a handler", took, 100 * MS);
         }
-        reap(pid);
+        reap_child(pid, 0);
         close(p[0]);
         close(p[1]);
     }
@@ -130,7 +123,7 @@ static void check_sleep_interrupted(void)
     if (virt ? left != 900 * MS : (left <= 0 || left >= NSEC))
         fail("nanosleep left %" PRId64 " ns, expected %s", left, virt ? "900 ms" : "between 0 and 1 s");
     printf("ok: nanosleep reports %" PRId64 " ms left\n", left / MS);
-    reap(pid);
+    reap_child(pid, 0);
 }
 
 static void check_sigtimedwait(void)
@@ -153,7 +146,7 @@ static void check_sigtimedwait(void)
     if (r != SIGUSR2 || info.si_signo != SIGUSR2)
         fail("sigtimedwait: %d (%s), expected SIGUSR2", r, strerror(errno));
     expect_elapsed("sigtimedwait got SIGUSR2", now_ns() - t0, 50 * MS);
-    reap(pid);
+    reap_child(pid, 0);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
@@ -214,7 +207,7 @@ static void check_sigchld(void)
     if (r != -1 || errno != EINTR || hits != 1)
         fail("poll while a child exits: %d (%s), SIGCHLD handler ran %d times", r, strerror(errno), (int)hits);
     expect_elapsed("SIGCHLD interrupted poll", now_ns() - t0, 50 * MS);
-    reap(pid);
+    reap_child(pid, 0);
     signal(SIGCHLD, SIG_DFL);
     close(p[0]);
     close(p[1]);
@@ -335,7 +328,7 @@ static void check_signalfd(void)
     if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGCHLD || (pid_t)si.ssi_pid != pid)
         fail("signalfd read: signal %u pid %u, expected SIGCHLD from %d", si.ssi_signo, si.ssi_pid, pid);
     printf("ok: signalfd read SIGCHLD of child %d\n", pid);
-    reap(pid);
+    reap_child(pid, 0);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
@@ -346,7 +339,7 @@ static void check_signalfd(void)
     expect_elapsed("epoll_wait on a signalfd", now_ns() - t0, 40 * MS);
     if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGUSR1)
         fail("signalfd read after epoll: %u", si.ssi_signo);
-    reap(pid);
+    reap_child(pid, 0);
     close(ep);
     close(sfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);

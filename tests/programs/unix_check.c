@@ -35,15 +35,6 @@ static bool virt;
 #define expect_elapsed(what, got, want) check_wait(virt, what, got, want)
 static char dir[64];
 
-static void wait_child(pid_t pid)
-{
-    int st;
-    if (waitpid(pid, &st, 0) != pid)
-        fail("waitpid: %s", strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail("child status %#x", st);
-}
-
 static socklen_t path_addr(struct sockaddr_un *a, const char *name)
 {
     memset(a, 0, sizeof *a);
@@ -95,7 +86,7 @@ static void check_pair_ping_pong(void)
     printf("ok: end of file once the peer is gone\n");
     expect_errno("send to a gone peer (MSG_NOSIGNAL)", send(sv[0], "x", 1, MSG_NOSIGNAL), EPIPE);
     close(sv[0]);
-    wait_child(pid);
+    reap_child(pid, 0);
 }
 
 static void check_boundaries(void)
@@ -183,7 +174,7 @@ static void check_echo(const struct sockaddr_un *a, socklen_t alen, const char *
     if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLRDHUP))
         fail("%s: POLLRDHUP missing (%#x)", what, pf.revents);
     close(s);
-    wait_child(pid);
+    reap_child(pid, 0);
     printf("ok: %s echo, names, SO_PEERCRED, shutdown\n", what);
 }
 
@@ -279,7 +270,7 @@ static void check_epoll_accept(void)
     close(c);
     close(ls);
     close(ep);
-    wait_child(pid);
+    reap_child(pid, 0);
 }
 
 static int send_fds(int sock, const int *fds, int n, const char *data)
@@ -362,7 +353,7 @@ static void check_rights(bool native_ok)
     char reply[4] = {0};
     if (read(sv[0], reply, 2) != 2 || strcmp(reply, "ok"))
         fail("the child did not read the passed descriptors");
-    wait_child(pid);
+    reap_child(pid, 0);
     close(p[1]);
     close(sv[0]);
     close(file);
