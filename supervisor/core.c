@@ -390,14 +390,21 @@ void group_wait_reaper(struct supervisor *s, struct group *g)
     }
 }
 
-/* Has the task been asleep in the kernel (outside any trapped syscall)
- * since the last look? */
+/* Is the task asleep in the kernel (outside any trapped syscall) waiting
+ * for something that may never come without the simulation?  Loading a
+ * program and uninterruptible sleeps (disk reads, page faults) end on
+ * their own, however loaded the machine: they count as computing.  The
+ * exception is a vfork parent, whose wait (also 'D') is its child's. */
 static bool task_blocked_natively(struct task *t, long *nr)
 {
     char state;
     if (procfs_task_state(t->proc->pid, t->tid, &state, nr) < 0)
         return false;
-    return state == 'S' || state == 'D' || state == 'T' || state == 't';
+    if (*nr == SYS_execve || *nr == SYS_execveat)
+        return false;
+    if (state == 'D')
+        return *nr == SYS_vfork || *nr == SYS_clone || *nr == SYS_clone3;
+    return state == 'S' || state == 'T' || state == 't';
 }
 
 static int64_t wall_ns(void)
