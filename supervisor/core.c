@@ -99,6 +99,13 @@ static struct proc *proc_new(struct supervisor *s, struct group *g, const struct
     p->pid = st->tgid;
     p->ns_pid = st->ns_tgid;
     p->pidfd = (int)syscall(SYS_pidfd_open, st->tgid, 0);
+    if (s->no_thread_pidfd && p->pidfd >= 0) {
+        /* Readable once every thread is gone: how tasks killed with their
+         * process are seen to end.  Once only: it stays readable. */
+        p->tag.kind = EVTAG_PROC_PIDFD;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &p->tag};
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->pidfd, &ev);
+    }
     /* fork copies the descriptor table; we adopt before the parent's next
      * trapped call, so it has not changed since. */
     p->fds = parent ? fdtable_copy(parent->fds) : fdtable_new();
@@ -161,15 +168,14 @@ struct task *task_new(struct supervisor *s, struct group *g, pid_t tid, struct p
     t->proc->tasks = t;
     t->proc->live_tasks++;
 
-    /* A non-leader thread needs PIDFD_THREAD (Linux 6.9); leaders work
-     * everywhere. */
-    t->pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-    if (t->pidfd < 0)
-        t->pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+    /* A pidfd per thread needs PIDFD_THREAD (Linux 6.9).  Before (Debian
+     * 12's 6.1), a thread's end is seen by its trapped exit(2) (then
+     * await_thread_gone), or its process's pidfd (proc_new). */
+    t->pidfd = s->no_thread_pidfd ? -1 : (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
     if (t->pidfd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->tag};
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->pidfd, &ev);
-    } else {
+    } else if (!s->no_thread_pidfd) {
         log_msg("pidfd_open(%d): %s; its exit may go unnoticed", tid, strerror(errno));
     }
     cpu_task_start(s, t);

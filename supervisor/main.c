@@ -21,6 +21,7 @@
 #include "dispatch.h"
 #include "launch.h"
 #include "options.h"
+#include "seccomp_compat.h"
 #include "platform.h"
 #include "report.h"
 #include "supervisor.h"
@@ -272,6 +273,14 @@ int main(int argc, char **argv)
     s->task_hash_size = 4093;
     s->task_hash = calloc(s->task_hash_size, sizeof *s->task_hash);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    /* Can a pidfd tell one thread's end?  (PIDFD_THREAD: Linux 6.9.) */
+    int self = (int)syscall(SYS_pidfd_open, getpid(), PIDFD_THREAD);
+    /* Test knob: take the Linux < 6.9 path on a newer kernel. */
+    s->no_thread_pidfd = self < 0 || getenv("SIMTERPOSE_NO_PIDFD_THREAD");
+    if (self >= 0)
+        close(self);
+    else if (opt.verbose)
+        log_msg("pidfd_open(PIDFD_THREAD): %s: thread ends are seen through exit(2)", strerror(errno));
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigaction(SIGINT, &sa, NULL);

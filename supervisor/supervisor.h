@@ -142,6 +142,7 @@ struct group {
 
 struct fdtable;
 struct proc {
+    struct evtag tag;          /* epoll: its pidfd, when tasks have none */
     pid_t pid;                 /* tgid, in the supervisor's PID namespace */
     pid_t ns_pid;              /* the same, as the group's namespace sees it */
     int pidfd;                 /* kept until reaped: tells zombie from gone */
@@ -189,6 +190,7 @@ struct task {
     struct syscall_req req;
     uint64_t dispatched_id;/* req.id of the syscall its handler is serving */
     bool dead;
+    bool exit_let_go;      /* its exit(2) was let run (no pidfd will tell: Linux < 6.9) */
     bool native_blocked;   /* watchdog: blocked in the kernel, simulation goes on */
     int asleep_ms;         /* watchdog: how long it has been seen asleep in the kernel */
     bool finished;         /* bookkeeping of its death done */
@@ -214,6 +216,7 @@ struct supervisor {
     const struct options *opt;
     const struct backend_ops *backend;
     int epfd;                   /* listeners and pidfds */
+    bool no_thread_pidfd;       /* Linux < 6.9: a pidfd for a process, not a thread */
     struct vhost *hosts;        /* in platform order */
     size_t nhosts;
     struct group *groups;       /* in deployment order */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "evtag.h"
+#include "procfs.h"
 #include "seccomp_compat.h"
 #include "supervisor.h"
 
@@ -78,9 +79,30 @@ static struct task *receive_notification(struct supervisor *s, struct group *g, 
     return adopted;
 }
 
+/* A thread we let exit(2) with no pidfd of its own to tell us (Linux < 6.9)
+ * is gone a moment later: wait for that (its CLONE_CHILD_CLEARTID word is
+ * cleared before), so that its joiner is woken only after. */
+static void await_thread_gone(struct task *t)
+{
+    for (int i = 0; i < 100000; i++) { /* 5 s at most: it cannot come back */
+        char state;
+        long nr;
+        if (procfs_task_state(t->proc->pid, t->tid, &state, &nr) < 0 || state == 'Z' || state == 'X')
+            return;
+        struct timespec pause = {0, i < 100 ? 0 : 50000};
+        nanosleep(&pause, NULL);
+    }
+    log_msg("task %d let exit is still there after 5 s", t->tid);
+}
+
 static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    if (t->exit_let_go && !t->dead) {
+        await_thread_gone(t);
+        task_mark_dead(s, t);
+        return 1;
+    }
     while (!t->has_req && !t->dead) {
         int left = -1;
         if (deadline >= 0) {
@@ -101,7 +123,8 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
             return 0;
         /* No simcall in this loop (see task_new): collect, act after. */
         struct task *adopted[32], *wake[32];
-        int nadopted = 0, nwake = 0;
+        struct proc *gone[32];
+        int nadopted = 0, nwake = 0, ngone = 0;
         for (int i = 0; i < n; i++) {
             struct evtag *tag = ev[i].data.ptr;
             if (tag->kind == EVTAG_LISTENER) {
@@ -117,6 +140,9 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
                     /* No task left under this filter. */
                     epoll_ctl(s->epfd, EPOLL_CTL_DEL, g->listener, NULL);
                 }
+            } else if (tag->kind == EVTAG_PROC_PIDFD) {
+                /* Linux < 6.9: the whole process is gone, threads too. */
+                gone[ngone++] = container_of(tag, struct proc, tag);
             } else {
                 struct task *d = container_of(tag, struct task, tag);
                 if (!d->dead) {
@@ -127,6 +153,14 @@ static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
         }
         for (int i = 0; i < nwake; i++)
             task_wake(wake[i]); /* whoever waits on it must look again */
+        for (int i = 0; i < ngone; i++) {
+            for (struct task *d = gone[i]->tasks; d; d = d->next_in_proc) {
+                if (!d->dead) {
+                    task_mark_dead(s, d);
+                    task_wake(d);
+                }
+            }
+        }
         for (int i = 0; i < nadopted; i++)
             task_start(s, adopted[i]);
     }
