@@ -445,6 +445,12 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
             }
             long nr;
             if (!task_blocked_natively(t, &nr)) {
+                if (errno == ENOENT && kill(t->tid, 0) < 0 && errno == ESRCH) {
+                    /* Gone, and no pidfd told (a thread that another's
+                     * execve removed, Linux < 6.9): do not wait forever. */
+                    task_mark_dead(s, t);
+                    return;
+                }
                 /* Computing: simulated time waits for it.  But it may be
                  * spinning on memory that another task, parked in a call
                  * we have not served, must change (a thread start-up
