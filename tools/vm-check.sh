@@ -55,8 +55,19 @@ unix_check virtual
 signal_check virtual
 net_errors virtual
 net_tcp_echo --mode epoll --clients 3 both virtual
+busybox.sh
 EOF
-progs=$(cut -d' ' -f1 "$root/sim/runs" | sed "s|^|$build/tests/programs/|")
+# Issue 4's pipeline and a virtual hour, with busybox (a static binary).
+cat > "$root/sim/busybox.sh" << 'EOF'
+#!/bin/sh
+out=$(seq 100000 | sort -r | head -3 | tr '\n' ' ')
+[ "$out" = "99999 99998 99997 " ] || { echo "seq | sort -r | head -3 printed: $out"; exit 1; }
+t0=$(date +%s); sleep 3600; t1=$(date +%s)
+[ $((t1 - t0)) = 3600 ] || { echo "sleep 3600 took $((t1 - t0)) s"; exit 1; }
+echo "busybox.sh: all passed"
+EOF
+chmod +x "$root/sim/busybox.sh"
+progs=$(cut -d' ' -f1 "$root/sim/runs" | grep -v '\.sh$' | sed "s|^|$build/tests/programs/|")
 cp "$build/simterpose" $progs "$build/tests/programs/tsc_check" "$src/platforms/one_host.xml" "$root/sim/"
 # The shared libraries they need, at the paths the loader looks for them.
 ldd "$build/simterpose" $progs 2> /dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }' | sort -u |
