@@ -396,21 +396,29 @@ void group_wait_reaper(struct supervisor *s, struct group *g)
     }
 }
 
-/* Is the task asleep in the kernel (outside any trapped syscall) waiting
- * for something that may never come without the simulation?  Loading a
- * program and uninterruptible sleeps (disk reads, page faults) end on
- * their own, however loaded the machine: they count as computing.  The
- * exception is a vfork parent, whose wait (also 'D') is its child's. */
-static bool task_blocked_natively(struct task *t, long *nr)
+enum native_state {
+    NATIVE_GONE,      /* no such task any more */
+    NATIVE_RUNNING,   /* computing in user space (or about to) */
+    NATIVE_KERNEL,    /* kernel work that ends on its own */
+    NATIVE_ASLEEP,    /* waiting for what may never come without the simulation */
+};
+
+/* What is the task doing outside any trapped syscall?  Loading a program
+ * and uninterruptible sleeps (disk reads, page faults) end on their own,
+ * however loaded the machine.  The exception is a vfork parent, whose
+ * wait (also 'D') is its child's. */
+static enum native_state task_native_state(struct task *t, long *nr)
 {
     char state;
     if (procfs_task_state(t->proc->pid, t->tid, &state, nr) < 0)
-        return false;
+        return errno == ENOENT && kill(t->tid, 0) < 0 && errno == ESRCH ? NATIVE_GONE : NATIVE_RUNNING;
+    if (state != 'S' && state != 'D' && state != 'T' && state != 't')
+        return NATIVE_RUNNING;
     if (*nr == SYS_execve || *nr == SYS_execveat)
-        return false;
-    if (state == 'D')
-        return *nr == SYS_vfork || *nr == SYS_clone || *nr == SYS_clone3;
-    return state == 'S' || state == 'T' || state == 't';
+        return NATIVE_KERNEL;
+    if (state == 'D' && *nr != SYS_vfork && *nr != SYS_clone && *nr != SYS_clone3)
+        return NATIVE_KERNEL;
+    return NATIVE_ASLEEP;
 }
 
 static int64_t wall_ns(void)
@@ -444,13 +452,20 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
                 return;
             }
             long nr;
-            if (!task_blocked_natively(t, &nr)) {
-                if (errno == ENOENT && kill(t->tid, 0) < 0 && errno == ESRCH) {
-                    /* Gone, and no pidfd told (a thread that another's
-                     * execve removed, Linux < 6.9): do not wait forever. */
-                    task_mark_dead(s, t);
-                    return;
-                }
+            enum native_state state = task_native_state(t, &nr);
+            if (state == NATIVE_GONE) {
+                /* No pidfd told (a thread that another's execve removed,
+                 * Linux < 6.9): do not wait forever. */
+                task_mark_dead(s, t);
+                return;
+            }
+            if (state == NATIVE_KERNEL) {
+                /* Not waiting for anyone: no yield, which would let others
+                 * run sooner on a loaded machine than on an idle one. */
+                t->asleep_ms = 0;
+                continue;
+            }
+            if (state == NATIVE_RUNNING) {
                 /* Computing: simulated time waits for it.  But it may be
                  * spinning on memory that another task, parked in a call
                  * we have not served, must change (a thread start-up
@@ -479,7 +494,7 @@ static void wait_for_syscall(struct supervisor *s, struct task *t)
             return;
         }
         long nr;
-        if (!task_blocked_natively(t, &nr)) {
+        if (task_native_state(t, &nr) != NATIVE_ASLEEP) {
             t->native_blocked = false; /* running again: wait for it in real time */
             s->blocked_native--;
             continue;
