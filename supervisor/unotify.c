@@ -97,12 +97,12 @@ static void await_thread_gone(struct task *t)
 
 static int unotify_wait(struct supervisor *s, struct task *t, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
     if (t->exit_let_go && !t->dead) {
         await_thread_gone(t);
         task_mark_dead(s, t);
         return 1;
     }
+    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
     while (!t->has_req && !t->dead) {
         int left = -1;
         if (deadline >= 0) {

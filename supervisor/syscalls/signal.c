@@ -230,16 +230,26 @@ unsigned signalfd_poll(const struct file *f)
     return m && pending_in(m, f->sfd.mask) ? POLLIN | POLLRDNORM : 0;
 }
 
+/* A sigset argument and its size, which must be the kernel's (8): 0 or
+ * the errno to answer. */
+static int read_sigset_arg(struct task *t, uint64_t addr, uint64_t size, uint64_t *set)
+{
+    if (size != sizeof *set)
+        return EINVAL;
+    return mem_read(t, addr, set, sizeof *set) < 0 ? EFAULT : 0;
+}
+
 /* signalfd(fd, mask, size) and signalfd4(fd, mask, size, flags). */
 struct sysret sys_signalfd(struct supervisor *s, struct task *t)
 {
     int fd = (int)t->req.args[0];
     int flags = t->req.nr == __NR_signalfd4 ? (int)t->req.args[3] : 0;
-    if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK) || t->req.args[2] != sizeof(uint64_t))
+    if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK))
         return SYSRET_ERRNO(EINVAL);
     uint64_t mask;
-    if (mem_read(t, t->req.args[1], &mask, sizeof mask) < 0)
-        return SYSRET_ERRNO(EFAULT);
+    int err = read_sigset_arg(t, t->req.args[1], t->req.args[2], &mask);
+    if (err)
+        return SYSRET_ERRNO(err);
     mask &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
     if (fd != -1) {
         struct file *f = fd_get(t, fd);
@@ -666,10 +676,9 @@ struct sysret sys_rt_sigsuspend(struct supervisor *s, struct task *t)
 {
     (void)s;
     uint64_t mask;
-    if (t->req.args[1] != sizeof mask)
-        return SYSRET_ERRNO(EINVAL);
-    if (mem_read(t, t->req.args[0], &mask, sizeof mask) < 0)
-        return SYSRET_ERRNO(EFAULT);
+    int err = read_sigset_arg(t, t->req.args[0], t->req.args[1], &mask);
+    if (err)
+        return SYSRET_ERRNO(err);
     struct sigstate st = {0};
     uint64_t caught = read_sigstate(t, &st) ? st.caught : 0;
     uint64_t wanted = ~mask & (caught | ~st.ignored);
@@ -684,10 +693,9 @@ struct sysret sys_rt_sigtimedwait(struct supervisor *s, struct task *t)
 {
     (void)s;
     uint64_t set;
-    if (t->req.args[3] != sizeof set)
-        return SYSRET_ERRNO(EINVAL);
-    if (mem_read(t, t->req.args[0], &set, sizeof set) < 0)
-        return SYSRET_ERRNO(EFAULT);
+    int err = read_sigset_arg(t, t->req.args[0], t->req.args[3], &set);
+    if (err)
+        return SYSRET_ERRNO(err);
     int64_t deadline = -1;
     if (t->req.args[2]) {
         int64_t d = mem_read_timespec(t, t->req.args[2]);

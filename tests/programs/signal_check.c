@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -345,6 +346,21 @@ static void check_signalfd(void)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/* A sigset of the wrong size is EINVAL, one at a bad address EFAULT,
+ * as the kernel says (raw calls: libc always passes 8 bytes). */
+static void check_bad_sigsets(void)
+{
+    uint64_t set = 0;
+    void *bad = (void *)8;
+    struct timespec zero = {0, 0};
+    expect_errno("rt_sigtimedwait, sigset size 4", syscall(SYS_rt_sigtimedwait, &set, NULL, &zero, 4), EINVAL);
+    expect_errno("rt_sigtimedwait, sigset at a bad address", syscall(SYS_rt_sigtimedwait, bad, NULL, &zero, 8), EFAULT);
+    expect_errno("rt_sigsuspend, sigset size 4", syscall(SYS_rt_sigsuspend, &set, 4), EINVAL);
+    expect_errno("rt_sigsuspend, sigset at a bad address", syscall(SYS_rt_sigsuspend, bad, 8), EFAULT);
+    expect_errno("signalfd4, sigset size 4", syscall(SYS_signalfd4, -1, &set, 4, 0), EINVAL);
+    expect_errno("signalfd4, sigset at a bad address", syscall(SYS_signalfd4, -1, bad, 8, 0), EFAULT);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "virtual") != 0)) {
@@ -363,6 +379,7 @@ int main(int argc, char **argv)
     check_default_kill();
     check_posix_timers();
     check_signalfd();
+    check_bad_sigsets();
     printf("signal_check: all passed\n");
     return 0;
 }
